@@ -1,0 +1,1 @@
+"""Makes `configs` importable in tests (recipes import `configs.default`)."""

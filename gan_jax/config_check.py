@@ -1,0 +1,39 @@
+"""Checks a config before anything is built; each error names the field and the fix."""
+from __future__ import annotations
+
+from gan_jax import data, games, losses
+
+NAN_POLICIES = ("stop", "skip", "off")
+
+
+def _positive_int(config, field, minimum=1):
+    value = config
+    for part in field.split("."):
+        value = value[part]
+    if not isinstance(value, int) or value < minimum:
+        raise ValueError(f"config.{field}={value!r} must be an integer >= {minimum}.")
+
+
+def validate(config) -> None:
+    games.get(config.game)
+    name = config.data.name
+    if not any(name.startswith(p) for p in data.PREFIXES) and name not in data.BUILTIN:
+        data.build_source(config.data)  # raises the unknown-name error
+    if "loss" in config:
+        losses.get(config.loss.name)
+        if config.loss.get("penalty", "none") not in losses.PENALTIES:
+            raise ValueError(f"config.loss.penalty={config.loss.penalty!r} is unknown; choose one "
+                             f"of: {', '.join(sorted(losses.PENALTIES))}.")
+    for field in ("steps", "batch_size"):
+        _positive_int(config, field)
+    for field in ("log_every", "checkpoint_every", "sample_every", "keep_checkpoints"):
+        _positive_int(config, field, 0)
+    _positive_int(config, "max_inflight_steps")
+    if config.max_inflight_steps > 32:
+        raise ValueError(f"config.max_inflight_steps={config.max_inflight_steps} is above 32, "
+                         "where XLA:CPU collectives can deadlock; use 32 or less.")
+    if config.nan_policy not in NAN_POLICIES:
+        raise ValueError(f"config.nan_policy={config.nan_policy!r} is unknown; choose one of: "
+                         f"{', '.join(NAN_POLICIES)}.")
+    if "optim" in config:
+        _positive_int(config, "optim.n_critic")

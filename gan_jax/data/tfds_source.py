@@ -1,0 +1,62 @@
+"""tensorflow-datasets sources read by random access (no TensorFlow needed).
+
+`tfds.data_source` reads prepared ArrayRecord datasets; nothing is downloaded at
+run time. Prepare a dataset once on a machine with network:
+`tfds build <name> --file_format=array_record` (or point data.tfds_dir at a copy).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from gan_jax.data.embedded import resize_images
+
+
+def open_split(name: str, split: str, data_dir: str | None, field: str = "config.data.name"):
+    """`tfds.data_source(name, split)` with an error that says how to prepare it."""
+    import tensorflow_datasets as tfds
+
+    try:
+        return tfds.data_source(name, split=split, data_dir=data_dir or None,
+                                download=False)
+    except Exception as e:  # tfds raises several types for "not prepared"
+        raise ValueError(
+            f"{field}='tfds:{name}' (split {split!r}) is not prepared locally "
+            f"({type(e).__name__}: {e}). Prepare it on a machine with network: "
+            f"`tfds build {name} --file_format=array_record`, then copy the data "
+            f"directory here and set config.data.tfds_dir to it.") from e
+
+
+def to_float_images(images: np.ndarray, image_size: int) -> np.ndarray:
+    """uint8 [N, H, W, C] -> float32 [N, size, size, C] in [-1, 1]."""
+    x = resize_images(images, image_size) if image_size else images.astype(np.float32)
+    return np.clip(x / 127.5 - 1.0, -1.0, 1.0)
+
+
+class TfdsSource:
+    """A tfds split as a random-access image source (image and optional label)."""
+
+    def __init__(self, ds, image_key: str, label_key: str, image_size: int):
+        self.ds = ds
+        self.image_key = image_key
+        self.label_key = label_key
+        self.image_size = image_size
+
+    def __len__(self):
+        return len(self.ds)
+
+    def read(self, indices, seeds=None):
+        items = self.ds.__getitems__([int(i) for i in indices])
+        images = np.stack([np.asarray(it[self.image_key]) for it in items])
+        if images.ndim == 3:
+            images = images[..., None]
+        out = {"x": to_float_images(images, self.image_size)}
+        if self.label_key and self.label_key in items[0]:
+            out["label"] = np.asarray([it[self.label_key] for it in items], np.int32)
+        return out
+
+
+def build(name: str, data_config):
+    """`tfds:<name>` -> TfdsSource of data.split, resized to data.image_size."""
+    ds = open_split(name, data_config.get("split", "train"), data_config.get("tfds_dir", ""))
+    return TfdsSource(ds, data_config.get("image_key", "image"),
+                      data_config.get("label_key", "label"), data_config.image_size)

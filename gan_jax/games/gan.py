@@ -1,0 +1,131 @@
+"""The two-player game of Goodfellow et al. (2014) and its loss variants.
+
+G maps z ~ N(0, I) to samples; D scores reals and fakes. The loss pair
+(config.loss.name), an optional penalty on D (config.loss.penalty, weighted by
+config.loss.penalty_weight), weight clipping (config.loss.clip), n_critic D
+updates per G update (config.optim.n_critic) and an EMA of G are config values.
+
+One step: n_critic D updates, each on its own real minibatch and fresh z; the
+last one's fakes are made ONCE with `jax.vjp`, used (detached) for D's update
+and then, through the updated D, for G's gradient, as PyTorch's DCGAN does.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from gan_jax import losses, nets, optim, parallel
+from gan_jax.state import GANState, global_norm
+
+
+def make_nets(config, data_shape, axis_name=parallel.AXIS):
+    g = nets.build("generator", config.g, data_shape, axis_name, "config.g.net")
+    d = nets.build("discriminator", config.d, data_shape, axis_name, "config.d.net")
+    return g, d
+
+
+def apply_net(module, params, batch_stats, x, train=True, **kwargs):
+    """module(x) with batch statistics threaded through; returns (out, new batch_stats)."""
+    variables = {"params": params}
+    if batch_stats:
+        variables["batch_stats"] = batch_stats
+        if train:
+            out, mut = module.apply(variables, x, train=True, mutable=["batch_stats"], **kwargs)
+            return out, mut["batch_stats"]
+    return module.apply(variables, x, train=train, **kwargs), batch_stats
+
+
+def examples_per_step(config):
+    return config.batch_size * config.optim.n_critic
+
+
+def init(key, config, batch):
+    x = batch["x"][0]
+    data_shape = x.shape[1:]
+    g, d = make_nets(config, data_shape)
+    kg, kd, kr = jax.random.split(key, 3)
+    g_vars = g.init(kg, jnp.zeros((1, config.g.z_dim)), train=False)
+    d_vars = d.init(kd, jnp.zeros((1,) + data_shape), train=False)
+    g_tx, _ = optim.make(config.optim, "g", config.steps)
+    d_tx, _ = optim.make(config.optim, "d", config.steps, config.optim.n_critic)
+    return GANState.create(
+        rng=kr, g_params=g_vars["params"], d_params=d_vars["params"], g_tx=g_tx, d_tx=d_tx,
+        g_batch_stats=g_vars.get("batch_stats"), d_batch_stats=d_vars.get("batch_stats"),
+        ema=config.ema.decay > 0)
+
+
+def d_update(state, d, loss, config, real, fake, key):
+    """One D (critic) update on (real, fake); returns (state, metrics)."""
+    def d_loss_fn(d_params):
+        real_logits, bs = apply_net(d, d_params, state.d_batch_stats, real)
+        fake_logits, bs = apply_net(d, d_params, bs, fake)
+        critic = lambda x: apply_net(d, d_params, bs, x)[0]
+        pen = losses.penalty(config.loss.penalty, critic, real, fake, key, config.loss)
+        d_loss = loss.d(real_logits, fake_logits)
+        metrics = {"d_loss": d_loss, "d_penalty": pen, "d_real": jnp.mean(real_logits),
+                   "d_fake": jnp.mean(fake_logits)}
+        return d_loss + config.loss.penalty_weight * pen, (bs, metrics)
+
+    grads, (bs, metrics) = jax.grad(d_loss_fn, has_aux=True)(state.d_params)
+    grads, metrics = parallel.pmean((grads, metrics))
+    state, update_norm = state.apply_gradients("d", grads)
+    if config.loss.get("clip", 0.0) > 0:
+        state = state.replace(d_params=losses.clip_weights(state.d_params, config.loss.clip))
+    metrics.update(d_grad_norm=global_norm(grads), d_update_norm=update_norm)
+    return state.replace(d_batch_stats=bs), metrics
+
+
+def train_step(state, batch, config):
+    real_all = batch["x"]
+    n_critic = config.optim.n_critic
+    per = real_all.shape[0] // n_critic
+    reals = real_all.reshape((n_critic, per) + real_all.shape[1:])
+    g, d = make_nets(config, real_all.shape[1:])
+    loss = losses.get(config.loss.name)
+    key = jax.random.fold_in(state.rng, state.step)
+    z_shape = (per, config.g.z_dim)
+
+    def critic_iteration(state, i):
+        k = jax.random.fold_in(key, i)
+        z = parallel.sharded_normal(jax.random.fold_in(k, 0), z_shape)
+        fake, g_bs = apply_net(g, state.g_params, state.g_batch_stats, z)
+        state = state.replace(g_batch_stats=g_bs)
+        return d_update(state, d, loss, config, reals[i], jax.lax.stop_gradient(fake),
+                        jax.random.fold_in(k, 1))
+
+    if n_critic > 1:
+        state, _ = jax.lax.scan(critic_iteration, state, jnp.arange(n_critic - 1))
+
+    # Last critic iteration shares its fakes with G's update: one G forward.
+    k = jax.random.fold_in(key, n_critic - 1)
+    z = parallel.sharded_normal(jax.random.fold_in(k, 0), z_shape)
+    fake, g_vjp, g_bs = jax.vjp(
+        lambda p: apply_net(g, p, state.g_batch_stats, z), state.g_params, has_aux=True)
+    state, metrics = d_update(state, d, loss, config, reals[-1], jax.lax.stop_gradient(fake),
+                              jax.random.fold_in(k, 1))
+
+    def g_loss_fn(fake):
+        fake_logits, _ = apply_net(d, state.d_params, state.d_batch_stats, fake)
+        real_logits = (apply_net(d, state.d_params, state.d_batch_stats, reals[-1])[0]
+                       if loss.g_needs_real else None)
+        return loss.g(real_logits, fake_logits)
+
+    g_loss, d_fake_out = jax.value_and_grad(g_loss_fn)(fake)
+    (g_grads,) = g_vjp(d_fake_out)
+    g_grads, g_loss = parallel.pmean((g_grads, g_loss))
+    state, g_update_norm = state.apply_gradients("g", g_grads)
+    state = state.replace(g_batch_stats=g_bs, step=state.step + 1).update_ema(config.ema.decay)
+    metrics.update(
+        g_loss=g_loss, g_grad_norm=global_norm(g_grads), g_update_norm=g_update_norm,
+        g_param_norm=global_norm(state.g_params), d_param_norm=global_norm(state.d_params),
+        g_lr=optim.schedule(config.optim, "g", config.steps)(state.step - 1),
+        d_lr=optim.schedule(config.optim, "d", config.steps)(state.step - 1))
+    return state, metrics
+
+
+def sample(state, config, batch, key, num=None):
+    """num samples G(z) with z from `key` (EMA params when kept); [num, ...]."""
+    num = num or config.sample.num
+    g = nets.build("generator", config.g, batch["x"].shape[1:], None, "config.g.net")
+    z = jax.random.normal(key, (num, config.g.z_dim))
+    return apply_net(g, state.sampling_params(), state.g_batch_stats, z, train=False)[0]
