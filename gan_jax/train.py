@@ -135,7 +135,10 @@ def train_and_evaluate(config, workdir: str):
                     for i in range((n + chunk - 1) // chunk)]
             return np.concatenate(outs)[:n]
 
-        values = metrics.evaluate(config, samples, pipeline)
+        if hasattr(game, "evaluate"):  # games with their own measures (e.g. translation)
+            values = game.evaluate(state, config, pipeline, key)
+        else:
+            values = metrics.evaluate(config, samples, pipeline)
         if values:
             writer.scalars(step, {f"eval/{k}": v for k, v in values.items()})
             logging.info("step %d eval: %s", step,

@@ -7,28 +7,29 @@ and the data position needs no state beyond the step number. Batches come shaped
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import queue
 import threading
 from typing import Dict, Iterator
 
 import numpy as np
 
-from gan_jax.data import embedded, folder, tfds_source, toys
+from gan_jax.data import folder, tfds_source
 
 Batch = Dict[str, np.ndarray]
 
-BUILTIN = {
-    "digits": embedded.digits,
-    "ring": toys.ring,
-    "grid": toys.grid,
-    "swiss_roll": toys.swiss_roll,
-}
+
+def _discover():
+    """Built-in names: the DATASETS dict {name: builder(data_config)} of each data module."""
+    found = {}
+    for m in pkgutil.iter_modules(__path__):
+        found.update(getattr(importlib.import_module(f"{__name__}.{m.name}"), "DATASETS", {}))
+    return found
+
+
+BUILTIN = _discover()
 PREFIXES = {"tfds:": tfds_source.build, "folder:": folder.build}
-
-
-def register(name, builder):
-    """Adds a built-in dataset `name` whose builder takes the data config."""
-    BUILTIN[name] = builder
 
 
 def build_source(data_config):

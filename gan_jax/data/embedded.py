@@ -52,3 +52,6 @@ def digits(data_config):
     """Built-in `digits`: sklearn's digits upsampled bilinearly to data.image_size."""
     images, labels = load_digits_images(data_config.image_size)
     return ArraySource(images, labels)
+
+
+DATASETS = {"digits": digits}

@@ -68,3 +68,6 @@ def mixture_means(data_config) -> np.ndarray:
     """The component means of the toy named by data_config.name."""
     src = {"ring": ring, "grid": grid}[data_config.name](data_config)
     return src.means, src.std
+
+
+DATASETS = {"ring": ring, "grid": grid, "swiss_roll": swiss_roll}

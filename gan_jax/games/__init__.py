@@ -5,7 +5,8 @@
     sample(state, config, batch, key) -> [N, ...] samples for grids and evaluation
 
 and optionally `examples_per_step(config)` (real examples a step consumes, default
-config.batch_size). config.game picks the module by name.
+config.batch_size) and `evaluate(state, config, pipeline, key) -> dict` (its own
+measures; otherwise `metrics.evaluate` on `sample`'s output). config.game picks the module by name.
 """
 from __future__ import annotations
 
