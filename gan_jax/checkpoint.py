@@ -8,12 +8,71 @@ and the one before it is used.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 
 import jax
-import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
+
+
+class CheckpointMismatchError(ValueError):
+    """The checkpoint's arrays do not fit the state the config builds."""
+
+
+def _path_str(path) -> str:
+    parts = []
+    for k in path:
+        for attr in ("name", "key", "idx"):
+            if hasattr(k, attr):
+                parts.append(str(getattr(k, attr)))
+                break
+    return "/".join(parts)
+
+
+def flat_shapes(tree) -> dict:
+    """{'g_params/Dense_0/kernel': shape, ...} for a pytree of arrays or array metadata."""
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {_path_str(p): tuple(getattr(x, "shape", ())) for p, x in leaves}
+
+
+def shape_mismatches(saved: dict, expected: dict) -> list:
+    """Lines naming each array whose presence or shape differs between saved and expected."""
+    lines = []
+    for k in sorted(set(saved) | set(expected)):
+        if k not in saved:
+            lines.append(f"  {k}: expected {expected[k]}, not in the checkpoint")
+        elif k not in expected:
+            lines.append(f"  {k}: {saved[k]} in the checkpoint, not built by this config")
+        elif saved[k] != expected[k]:
+            lines.append(f"  {k}: checkpoint {saved[k]} vs config {expected[k]}")
+    return lines
+
+
+class WorkdirLock:
+    """An exclusive lock on <workdir>/.lock for the run's lifetime (freed by the OS on death)."""
+
+    def __init__(self, workdir: str):
+        self.path = os.path.join(workdir, ".lock")
+        self.file = open(self.path, "a+")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.seek(0)
+            owner = self.file.read().strip() or "unknown"
+            self.file.close()
+            raise RuntimeError(
+                f"--workdir={workdir!r} is in use by another run (pid {owner}); wait for it to "
+                f"finish, stop it, or pass a different --workdir.") from None
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(str(os.getpid()))
+        self.file.flush()
+
+    def release(self):
+        if not self.file.closed:
+            fcntl.flock(self.file, fcntl.LOCK_UN)
+            self.file.close()
 
 
 class Checkpointer:
@@ -37,12 +96,30 @@ class Checkpointer:
             state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
         return out["state"], dict(out["meta"] or {})
 
+    def check_compatible(self, step: int, target) -> None:
+        """Raises CheckpointMismatchError listing arrays whose shapes differ from `target`."""
+        saved = flat_shapes(self.manager.item_metadata(int(step))["state"])
+        lines = shape_mismatches(saved, flat_shapes(target))
+        if lines:
+            raise CheckpointMismatchError(
+                f"The checkpoint at step {step} in {self.directory} does not match the config "
+                f"({len(lines)} arrays differ):\n" + "\n".join(lines[:40]) +
+                "\nResume with the config the run was started with (see config.json in the "
+                "workdir), or start a new run in another --workdir.")
+
     def restore_latest(self, target):
-        """(state, meta, step) of the newest checkpoint that restores; (target, {}, 0) if none."""
+        """(state, meta, step) of the newest checkpoint that restores; (target, {}, 0) if none.
+
+        A checkpoint that fails to read (corrupt, truncated) is reported and the previous one
+        is tried; one whose shapes do not fit the config raises CheckpointMismatchError.
+        """
         for step in reversed(self.steps()):
             try:
+                self.check_compatible(step, target)
                 state, meta = self.restore(step, target)
                 return state, meta, step
+            except CheckpointMismatchError:
+                raise
             except Exception as e:  # corrupt or truncated: fall back to the previous one
                 logging.error("Checkpoint at step %d in %s failed to restore (%s: %s); "
                               "trying the previous one.", step, self.directory, type(e).__name__, e)

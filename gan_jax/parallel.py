@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 AXIS = "batch"
 
@@ -77,6 +78,14 @@ def map_step(step_fn, devices=None):
     """
     return jax.pmap(step_fn, axis_name=AXIS, in_axes=(None, 0), out_axes=(None, None),
                     devices=devices)
+
+
+def replicate(tree, devices=None):
+    """Places `tree` replicated on `devices` exactly as map_step's outputs are placed,
+    so the first step and all later ones share one compilation."""
+    devices = list(devices or jax.local_devices())
+    mesh = jax.sharding.Mesh(np.array(devices), (AXIS,))
+    return jax.device_put(tree, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
 
 
 def local_devices():

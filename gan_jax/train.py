@@ -98,6 +98,15 @@ class _StopFlag:
 def train_and_evaluate(config, workdir: str):
     """Trains config.game on config.data for config.steps; returns the final state."""
     os.makedirs(workdir, exist_ok=True)
+    lock = checkpoint.WorkdirLock(workdir) if parallel.is_main_process() else None
+    try:
+        return _train(config, workdir)
+    finally:
+        if lock:
+            lock.release()
+
+
+def _train(config, workdir: str):
     game = games.get(config.game)
     per_step = (game.examples_per_step(config) if hasattr(game, "examples_per_step")
                 else config.batch_size)
@@ -109,6 +118,7 @@ def train_and_evaluate(config, workdir: str):
     state, meta, start = ckpt.restore_latest(state)
     if start:
         logging.info("Resumed from the checkpoint at step %d in %s.", start, ckpt.directory)
+    state = parallel.replicate(state)
     is_main = parallel.is_main_process()
     if is_main:
         save_config(config, workdir)

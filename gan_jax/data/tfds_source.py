@@ -45,7 +45,11 @@ class TfdsSource:
         return len(self.ds)
 
     def read(self, indices, seeds=None):
-        items = self.ds.__getitems__([int(i) for i in indices])
+        keys = [int(i) for i in indices]
+        try:
+            items = self.ds.__getitems__(keys)  # one batched ArrayRecord read
+        except TypeError:  # sources without batched reads (e.g. tfds.testing mocks)
+            items = [self.ds[k] for k in keys]
         images = np.stack([np.asarray(it[self.image_key]) for it in items])
         if images.ndim == 3:
             images = images[..., None]
