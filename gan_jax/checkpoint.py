@@ -80,7 +80,10 @@ class Checkpointer:
         self.directory = os.path.abspath(os.path.join(workdir, "checkpoints"))
         self.manager = ocp.CheckpointManager(
             self.directory,
+            item_handlers={"state": ocp.StandardCheckpointHandler(),
+                           "meta": ocp.JsonCheckpointHandler()},
             options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+                                                 cleanup_tmp_directories=True,
                                                  enable_async_checkpointing=async_save))
 
     def steps(self):
@@ -98,7 +101,10 @@ class Checkpointer:
 
     def check_compatible(self, step: int, target) -> None:
         """Raises CheckpointMismatchError listing arrays whose shapes differ from `target`."""
-        saved = flat_shapes(self.manager.item_metadata(int(step))["state"])
+        metadata = self.manager.item_metadata(int(step))["state"]
+        if metadata is None:
+            raise OSError(f"no readable array metadata in checkpoint {step}")
+        saved = flat_shapes(metadata)
         lines = shape_mismatches(saved, flat_shapes(target))
         if lines:
             raise CheckpointMismatchError(
