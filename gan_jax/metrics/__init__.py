@@ -13,7 +13,10 @@
   `density`, `coverage`; the reference is the pipeline's data (for
   `digits`: all 1797 embedded digits).
 
-Reference features are computed once per process and cached (keyed by the
+Frechet distances use `fid.frechet_distance(method='eigh')`: the same value as
+pytorch-fid's sqrtm route (~1e-9 relative), never complex for singular
+covariances, and several times faster at 2048-d. Reference features are
+computed once per process and cached (keyed by the
 feature net, the data config and the reference size). Generated samples come
 from `samples_fn(config.eval.num_samples)`; feature extraction is jit-compiled,
 pmapped over the local devices and batched by `config.eval.batch_size`.
@@ -69,7 +72,8 @@ def feature_metrics(reference: dict, fake_features, k: int = 3) -> dict:
     """Frechet distance and precision/recall/density/coverage (k) of fake features vs reference."""
     from gan_jax.metrics import fid, prdc
 
-    fd = fid.frechet_distance(reference["mu"], reference["sigma"], *fid.statistics(fake_features))
+    fd = fid.frechet_distance(reference["mu"], reference["sigma"], *fid.statistics(fake_features),
+                              method="eigh")
     return {"fd": fd, **prdc.prdc(reference["features"], fake_features, k=k)}
 
 

@@ -7,8 +7,10 @@ Inception FID/IS). Trained on scikit-learn's 8x8 digits upsampled to 32x32 by
 `python experiments/train_digits_classifier.py` (seeded; its held-out
 accuracy is stored in the weights file as `held_out_accuracy`).
 
-Net: conv3x3(16)-ReLU-avgpool2 -> conv3x3(32)-ReLU-avgpool2 -> conv3x3(64)-ReLU
--> global average pool = features [N, 64] -> dense = logits [N, 10].
+Net: conv3x3(16)-swish-avgpool2 -> conv3x3(32)-swish-avgpool2 -> conv3x3(64)-swish
+-> global average pool = features [N, 64] -> dense = logits [N, 10]. Swish rather
+than ReLU so no feature unit is dead: the features' covariance stays full rank,
+which Frechet distance needs.
 Input: images [N, H, W, C] in [-1, 1]; C = 3 is averaged to grey; H, W != 32
 are resized bilinearly to 32x32.
 """
@@ -45,7 +47,7 @@ class DigitsClassifier(nn.Module):
         if x.shape[1:3] != (IMAGE_SIZE, IMAGE_SIZE):
             x = jax.image.resize(x, (x.shape[0], IMAGE_SIZE, IMAGE_SIZE, 1), "bilinear")
         for i, w in enumerate(self.widths):
-            x = nn.relu(nn.Conv(w, (3, 3), padding="SAME")(x))
+            x = nn.swish(nn.Conv(w, (3, 3), padding="SAME")(x))
             if i < len(self.widths) - 1:
                 x = nn.avg_pool(x, (2, 2), (2, 2))
         features = jnp.mean(x, axis=(1, 2))

@@ -327,6 +327,50 @@ def runner(path: str, batch_size: int = 500):
     return extract.batched_apply(*load(path), batch_size)
 
 
+# --- pytorch-fid reference (tests and benchmarks; needs torch and pytorch-fid) ----------------
+
+def pytorch_fid_net(state_dict):
+    """pytorch-fid's `InceptionV3([3])` (pool3 output) built from `state_dict`, not downloaded."""
+    import pytorch_fid.inception as pfi
+
+    original = pfi.load_state_dict_from_url
+    pfi.load_state_dict_from_url = lambda *args, **kwargs: state_dict
+    try:
+        return pfi.InceptionV3([3]).eval()
+    finally:
+        pfi.load_state_dict_from_url = original
+
+
+def random_pytorch_fid_weights(seed: int = 0) -> dict:
+    """Seeded random FID-Inception weights in pytorch-fid's format (1008 classes).
+
+    BatchNorm scale/shift are drawn at random and its running statistics set to
+    those of each layer's input on one random 299x299 image, so activations keep
+    unit scale through the 94 layers instead of vanishing or exploding.
+    """
+    import pytorch_fid.inception as pfi
+    import torch
+
+    torch.manual_seed(seed)
+    net = pfi._inception_v3(num_classes=NUM_CLASSES, aux_logits=False, weights=None).eval()
+    g = torch.Generator().manual_seed(seed + 1)
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for bn in bns:
+        bn.weight.data = torch.rand(bn.num_features, generator=g) + 0.5
+        bn.bias.data = torch.rand(bn.num_features, generator=g) * 0.4 - 0.1
+
+    def calibrate(bn, inputs):
+        bn.running_mean.copy_(inputs[0].mean((0, 2, 3)))
+        bn.running_var.copy_(inputs[0].var((0, 2, 3)))
+
+    hooks = [bn.register_forward_pre_hook(calibrate) for bn in bns]
+    with torch.no_grad():
+        net(torch.rand(1, 3, SIZE, SIZE, generator=g) * 2 - 1)
+    for h in hooks:
+        h.remove()
+    return net.state_dict()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m gan_jax.metrics.inception",
                                      description=__doc__.split("\n")[0])
