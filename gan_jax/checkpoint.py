@@ -90,11 +90,14 @@ class Checkpointer:
         return sorted(self.manager.all_steps())
 
     def save(self, step: int, state, meta: dict | None = None) -> None:
+        """Saves host copies of the (replicated) state: one copy, written by the primary process
+        of a multi-host run, independent of the device layout it is restored onto."""
         self.manager.save(int(step), args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta or {})))
+            state=ocp.args.StandardSave(jax.device_get(state)), meta=ocp.args.JsonSave(meta or {})))
 
     def restore(self, step: int, target):
-        abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target)
+        """(state as host numpy arrays shaped like `target`, meta) of checkpoint `step`."""
+        abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, jax.device_get(target))
         out = self.manager.restore(int(step), args=ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
         return out["state"], dict(out["meta"] or {})
