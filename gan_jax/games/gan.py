@@ -1,13 +1,17 @@
 """The two-player game of Goodfellow et al. (2014) and its loss variants.
 
 G maps z ~ N(0, I) to samples; D scores reals and fakes. The loss pair
-(config.loss.name), an optional penalty on D (config.loss.penalty, weighted by
+(config.loss.name: minimax, nonsaturating, wasserstein, least_squares, hinge,
+relativistic[_average], feature_matching; see losses.LOSSES), a penalty on D
+(config.loss.penalty: none | gp | dragan | r1, weighted by
 config.loss.penalty_weight), weight clipping (config.loss.clip), n_critic D
 updates per G update (config.optim.n_critic) and an EMA of G are config values.
 
-One step: n_critic D updates, each on its own real minibatch and fresh z; the
-last one's fakes are made ONCE with `jax.vjp`, used (detached) for D's update
-and then, through the updated D, for G's gradient, as PyTorch's DCGAN does.
+One step: n_critic D updates, each on its own real minibatch (examples i,
+i + n_critic, ... of the step's batch) and fresh z; the last one's fakes are made
+ONCE with `jax.vjp`, used (detached) for D's update and then, through the updated
+D, for G's gradient, as PyTorch's DCGAN does. Penalties see D in training mode;
+with batch norm in D they mix examples, so the penalty configs turn it off.
 """
 from __future__ import annotations
 
@@ -75,11 +79,28 @@ def d_update(state, d, loss, config, real, fake, key):
     return state.replace(d_batch_stats=bs), metrics
 
 
+def g_loss_fn(fake, state, d, loss, real):
+    """G's loss on its samples `fake` through D (params fixed), as loss.g(real_out, fake_out).
+
+    D's outputs are logits, or its last features when loss.g_needs_features (feature
+    matching); D's output on `real` is computed only when loss.g_needs_real.
+    """
+    kwargs = {"return_features": True} if loss.g_needs_features else {}
+    pick = (lambda out: out[1]) if loss.g_needs_features else (lambda out: out)
+    fake_out = pick(apply_net(d, state.d_params, state.d_batch_stats, fake, **kwargs)[0])
+    real_out = (pick(apply_net(d, state.d_params, state.d_batch_stats, real, **kwargs)[0])
+                if loss.g_needs_real else None)
+    return loss.g(real_out, fake_out)
+
+
 def train_step(state, batch, config):
-    real_all = batch["x"]
+    real_all = jnp.asarray(batch["x"])  # numpy batches work outside jit too (notebooks)
     n_critic = config.optim.n_critic
     per = real_all.shape[0] // n_critic
-    reals = real_all.reshape((n_critic, per) + real_all.shape[1:])
+    # Critic iteration i takes examples i, i + n_critic, ...: with the batch's global
+    # positions split contiguously over devices, this is the same global minibatch
+    # for any device count (a contiguous split would not be).
+    reals = jnp.swapaxes(real_all.reshape((per, n_critic) + real_all.shape[1:]), 0, 1)
     g, d = make_nets(config, real_all.shape[1:])
     loss = losses.get(config.loss.name)
     key = jax.random.fold_in(state.rng, state.step)
@@ -104,13 +125,7 @@ def train_step(state, batch, config):
     state, metrics = d_update(state, d, loss, config, reals[-1], jax.lax.stop_gradient(fake),
                               jax.random.fold_in(k, 1))
 
-    def g_loss_fn(fake):
-        fake_logits, _ = apply_net(d, state.d_params, state.d_batch_stats, fake)
-        real_logits = (apply_net(d, state.d_params, state.d_batch_stats, reals[-1])[0]
-                       if loss.g_needs_real else None)
-        return loss.g(real_logits, fake_logits)
-
-    g_loss, d_fake_out = jax.value_and_grad(g_loss_fn)(fake)
+    g_loss, d_fake_out = jax.value_and_grad(g_loss_fn)(fake, state, d, loss, reals[-1])
     (g_grads,) = g_vjp(d_fake_out)
     g_grads, g_loss = parallel.pmean((g_grads, g_loss))
     state, g_update_norm = state.apply_gradients("g", g_grads)
