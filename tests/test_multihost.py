@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from tests.helpers import ROOT, subprocess_env
 
@@ -42,6 +43,9 @@ def launch(n_processes, devices_per_process, workdir, port):
         stderr=subprocess.STDOUT, text=True) for i in range(n_processes)]
 
 
+# Slow: three JAX processes; under heavy CPU load the 300 s shutdown barrier of
+# jax.distributed once timed out here (the same run passes on a quiet machine).
+@pytest.mark.slow
 def test_two_processes_match_one_process_with_the_same_devices(tmp_path):
     procs = launch(1, 4, tmp_path / "one", 0) + launch(2, 2, tmp_path / "two", free_port())
     for p in procs:
