@@ -6,8 +6,9 @@
   `python -m gan_jax.metrics.inception convert`): `fid`, `is`, `is_std`, `kid`,
   `kid_std`, and `precision` / `recall` / `density` / `coverage` (k=3) on
   FID-Inception pool3 features; the reference is up to `config.eval.num_real`
-  (default 10000) examples of the training data.
-- Images otherwise: the same measures in the feature space of the shipped
+  (default 10000) examples of the training data; KID averages
+  `config.eval.kid_subsets` (default 100) subsets of 1000.
+- Images otherwise: measures in the feature space of the shipped
   digits classifier (`digits_net.py`; meaningful for digit-like data):
   `fd_digits`, `is_digits`, `class_coverage`, `precision`, `recall`,
   `density`, `coverage`; the reference is the pipeline's data (for
@@ -16,8 +17,8 @@
 Frechet distances use `fid.frechet_distance(method='eigh')`: the same value as
 pytorch-fid's sqrtm route (~1e-9 relative), never complex for singular
 covariances, and several times faster at 2048-d. Reference features are
-computed once per process and cached (keyed by the
-feature net, the data config and the reference size). Generated samples come
+computed once per process and cached (keyed by the feature net, the data
+config and the reference size). Generated samples come
 from `samples_fn(config.eval.num_samples)`; feature extraction is jit-compiled,
 pmapped over the local devices and batched by `config.eval.batch_size`.
 """
