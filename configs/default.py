@@ -63,7 +63,9 @@ def get_config():
     c.eval = ml_collections.ConfigDict()
     c.eval.num_samples = 2500
     c.eval.batch_size = 500
-    c.eval.inception_weights = ""
+    c.eval.inception_weights = ""  # converted pytorch-fid weights (.npz): true FID/IS/KID
+    c.eval.num_real = 10000        # reference examples for the Inception statistics
+    c.eval.kid_subsets = 100
 
     c.distributed = ml_collections.ConfigDict()
     c.distributed.coordinator_address = ""  # e.g. 10.0.0.1:1234; empty = one process
