@@ -15,7 +15,7 @@ from typing import Dict, Iterator
 
 import numpy as np
 
-from gan_jax.data import folder, tfds_source
+from gan_jax.data import folder, tfds_source, translation
 
 Batch = Dict[str, np.ndarray]
 
@@ -29,7 +29,12 @@ def _discover():
 
 
 BUILTIN = _discover()
-PREFIXES = {"tfds:": tfds_source.build, "folder:": folder.build}
+PREFIXES = {
+    "tfds:": tfds_source.build,                    # one tfds image split
+    "folder:": folder.build,                       # one folder of images
+    "tfds_pair:": translation.build_tfds_pair,     # unpaired domains, e.g. cycle_gan/horse2zebra
+    "folder_pair:": translation.build_folder_pair,  # <root>/trainA,trainB or 'dirA,dirB'
+}
 
 
 def build_source(data_config):
@@ -41,7 +46,8 @@ def build_source(data_config):
     if name not in BUILTIN:
         raise ValueError(
             f"config.data.name={name!r} is unknown; choose one of: "
-            f"{', '.join(sorted(BUILTIN))}, 'tfds:<dataset>' or 'folder:<path>'.")
+            f"{', '.join(sorted(BUILTIN))}, or a prefixed name: "
+            f"{', '.join(p + '<...>' for p in PREFIXES)}.")
     return BUILTIN[name](data_config)
 
 
