@@ -45,29 +45,57 @@ class SwissRollSource:
         return {"x": x.astype(np.float32)}
 
 
+# Each paper's toy mixtures: (ring radius, ring mode std, grid mode std).
+# PacGAN (Lin 2018, fjxmlzn/PacGAN configs): ring radius 1, std 0.01; grid std 0.05.
+# Unrolled GAN (Metz 2017) and VEEGAN (Srivastava 2017): ring radius 2, std 0.02;
+# grid std 0.05 (VEEGAN). Both grids have means {-4,-2,0,2,4}^2. The two rings are
+# the same problem up to a factor 2 in scale, so the mode metrics (whose HQ radius
+# is 3 std) are directly comparable between protocols.
+PROTOCOLS = {
+    "pacgan": {"radius": 1.0, "ring_std": 0.01, "grid_std": 0.05},
+    "unrolled": {"radius": 2.0, "ring_std": 0.02, "grid_std": 0.05},
+}
+
+
 def _get(data_config, field, default):
     return data_config.get(field, default) if hasattr(data_config, "get") else default
 
 
+def protocol(data_config) -> dict:
+    """The values of config.data.protocol ('pacgan' by default)."""
+    name = _get(data_config, "protocol", "pacgan")
+    if name not in PROTOCOLS:
+        raise ValueError(f"config.data.protocol={name!r} is unknown; choose one of: "
+                         f"{', '.join(sorted(PROTOCOLS))}.")
+    return PROTOCOLS[name]
+
+
+def _value(data_config, field, default):
+    """config.data.<field> when set (> 0), else the protocol's value."""
+    value = _get(data_config, field, 0.0) or 0.0
+    return float(value) if value > 0 else float(default)
+
+
 def ring(data_config):
-    """Built-in `ring`: data.num_modes Gaussians on a circle (PacGAN: radius 1, std 0.01)."""
-    means = ring_means(_get(data_config, "num_modes", 8), _get(data_config, "radius", 1.0))
-    return MixtureSource(means, _get(data_config, "mode_std", 0.01))
+    """Built-in `ring`: data.num_modes (8) Gaussians on a circle.
+
+    Radius and std come from config.data.protocol (pacgan: 1, 0.01; unrolled: 2,
+    0.02) unless config.data.radius / config.data.mode_std are set (> 0).
+    """
+    p = protocol(data_config)
+    means = ring_means(int(_get(data_config, "num_modes", 8) or 8),
+                       _value(data_config, "radius", p["radius"]))
+    return MixtureSource(means, _value(data_config, "mode_std", p["ring_std"]))
 
 
 def grid(data_config):
-    """Built-in `grid`: 25 Gaussians at {-4,-2,0,2,4}^2 with std 0.05 (PacGAN/VEEGAN)."""
-    return MixtureSource(grid_means(5, 2.0), _get(data_config, "mode_std", 0.05))
+    """Built-in `grid`: 25 Gaussians at {-4,-2,0,2,4}^2, std 0.05 (PacGAN/VEEGAN)."""
+    p = protocol(data_config)
+    return MixtureSource(grid_means(5, 2.0), _value(data_config, "mode_std", p["grid_std"]))
 
 
 def swiss_roll(data_config):
-    return SwissRollSource(_get(data_config, "mode_std", 0.05))
-
-
-def mixture_means(data_config) -> np.ndarray:
-    """The component means of the toy named by data_config.name."""
-    src = {"ring": ring, "grid": grid}[data_config.name](data_config)
-    return src.means, src.std
+    return SwissRollSource(_get(data_config, "mode_std", 0.05) or 0.05)
 
 
 DATASETS = {"ring": ring, "grid": grid, "swiss_roll": swiss_roll}
