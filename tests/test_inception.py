@@ -166,3 +166,10 @@ def test_evaluate_with_inception_weights_reports_fid_is_kid(random_fid_weights, 
                                 method="eigh")  # 20 samples in 2048-d: sqrtm gives complex roots
     assert out["fid"] == pytest.approx(want, rel=1e-6) and out["fid"] > 0
     assert 1.0 <= out["is"] <= 1008
+
+
+def test_load_rejects_a_weights_file_of_the_wrong_shape(tmp_path):
+    path = tmp_path / "wrong.npz"
+    np.savez(path, **{"Conv2d_1a_3x3/conv/kernel": np.zeros((3, 3, 3, 8), np.float32)})
+    with pytest.raises(ValueError, match=r"config\.eval\.inception_weights=.*does not hold converted"):
+        inception.load(str(path))
