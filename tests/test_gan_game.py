@@ -209,9 +209,9 @@ for name in ("wgan_gp", "dragan"):
     state = game.init(jax.random.PRNGKey(0), config, {"x": host["x"][None]})
     outs = []
     for n in (1, 2):
-        step = parallel.map_step(lambda s, b: game.train_step(s, b, config),
-                                 devices=jax.local_devices()[:n])
-        s = state
+        devices = jax.local_devices()[:n]
+        step = parallel.map_step(lambda s, b: game.train_step(s, b, config), devices=devices)
+        s = parallel.replicate(state, devices)  # placed as the step's outputs: one compile
         for _ in range(3):
             s, _ = step(s, {"x": host["x"].reshape((n, -1, 2))})
         outs.append(jax.tree_util.tree_leaves((s.g_params, s.d_params)))

@@ -106,16 +106,14 @@ def train_step(state, batch, config):
     key = jax.random.fold_in(state.rng, state.step)
     z_shape = (per, config.g.z_dim)
 
-    def critic_iteration(state, i):
+    # A Python loop (unrolled), not lax.scan: on XLA:CPU the scanned version of WGAN's
+    # step (n_critic 5, width 32, batch 64) took 12.7 s CPU per step, this one 0.55 s.
+    for i in range(n_critic - 1):
         k = jax.random.fold_in(key, i)
         z = parallel.sharded_normal(jax.random.fold_in(k, 0), z_shape)
         fake, g_bs = apply_net(g, state.g_params, state.g_batch_stats, z)
-        state = state.replace(g_batch_stats=g_bs)
-        return d_update(state, d, loss, config, reals[i], jax.lax.stop_gradient(fake),
-                        jax.random.fold_in(k, 1))
-
-    if n_critic > 1:
-        state, _ = jax.lax.scan(critic_iteration, state, jnp.arange(n_critic - 1))
+        state, _ = d_update(state.replace(g_batch_stats=g_bs), d, loss, config, reals[i],
+                            jax.lax.stop_gradient(fake), jax.random.fold_in(k, 1))
 
     # Last critic iteration shares its fakes with G's update: one G forward.
     k = jax.random.fold_in(key, n_critic - 1)
