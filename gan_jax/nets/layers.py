@@ -1,7 +1,38 @@
-"""Layers shared by the nets: initializers and the transposed convolution."""
+"""Layers shared by the nets: initializers and fast exact convolutions.
+
+XLA:CPU computes the kernel gradient of a convolution as another convolution
+whose window is the whole feature map; for a transposed convolution (an input-
+dilated one) it is ~20x slower than the forward pass, and ~8x for a stride-1
+3x3 conv on 32x32 maps with batch 64. `conv_general_dilated` below is the same
+function as `jax.lax.conv_general_dilated` (channels-last layouts) with a
+custom VJP whose every piece is a plain convolution or a matrix product:
+
+    forward   y = x (*) k                     (input-dilated: sub-pixel phases)
+    input     dx = dy (*) rev(k)^T            (JAX's own transposition rule,
+                                               routed back through this function)
+    kernel    dk[t] = sum_{b,o} x_t[b,o]^T dy[b,o]   (one matmul per tap t over
+                                               a strided slice of x or dy)
+
+A transposed convolution with stride s is computed as s^d stride-1 convolutions
+of the input, interleaved (depth-to-space): the sub-pixel decomposition of
+Shi et al. (2016), "Real-Time Single Image and Video Super-Resolution Using an
+Efficient Sub-Pixel Convolutional Neural Network". Results agree with lax to
+float rounding. Reverse-mode derivatives of any order are supported; forward
+mode (jax.jvp) is not (custom_vjp).
+
+`Conv` and `ConvTranspose` are flax.linen.Conv / flax.linen.ConvTranspose with
+the same parameters, names, shapes and options, using this convolution.
+"""
 from __future__ import annotations
 
+import functools
+from typing import Sequence
+
 import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
 
 # Weight init N(0, 0.02) of DCGAN (Radford 2016) and pix2pix/CycleGAN (Isola 2017).
 normal_002 = nn.initializers.normal(0.02)
@@ -12,5 +43,310 @@ def bn_scale_init(key, shape, dtype=None):
     return 1.0 + 0.02 * nn.initializers.normal(1.0)(key, shape, dtype or "float32")
 
 
-# Same parameters and semantics as flax.linen.ConvTranspose.
-ConvTranspose = nn.ConvTranspose
+def _channels_last(nd: int) -> lax.ConvDimensionNumbers:
+    spatial = tuple(range(1, nd + 1))
+    return lax.ConvDimensionNumbers((0, nd + 1) + spatial, (nd + 1, nd) + tuple(range(nd)),
+                                    (0, nd + 1) + spatial)
+
+
+def _dilate(size: int, d: int) -> int:
+    return 0 if size == 0 else 1 + d * (size - 1)
+
+
+def transpose_padding(kernel: int, stride: int, padding: str):
+    """lax.conv_transpose's (low, high) padding of the dilated input for 'SAME'/'VALID'."""
+    if padding == "SAME":
+        total = kernel + stride - 2
+        low = kernel - 1 if stride > kernel - 1 else -(-total // 2)
+    elif padding == "VALID":
+        total = kernel + stride - 2 + max(kernel - stride, 0)
+        low = kernel - 1
+    else:
+        raise ValueError(f"padding={padding!r} is unknown; use 'SAME', 'VALID' or (low, high) pairs.")
+    return low, total - low
+
+
+def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
+                         rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                         batch_group_count=1, precision=None, preferred_element_type=None):
+    """jax.lax.conv_general_dilated with fast exact gradients on XLA:CPU.
+
+    Channels-last layouts ([B, *spatial, C] * [*K, C, F] -> [B, *spatial', F], as
+    flax passes them) without feature/batch groups take the fast path; anything
+    else is passed to lax unchanged.
+    """
+    nd = lhs.ndim - 2
+    dn = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
+    if (dn != _channels_last(nd) or feature_group_count != 1 or batch_group_count != 1
+            or lhs.ndim != rhs.ndim):
+        return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation,
+                                        rhs_dilation, dimension_numbers, feature_group_count,
+                                        batch_group_count, precision, preferred_element_type)
+    ones = (1,) * nd
+    strides = tuple(int(s) for s in window_strides)
+    lhs_dil = tuple(int(d) for d in (lhs_dilation or ones))
+    rhs_dil = tuple(int(d) for d in (rhs_dilation or ones))
+    if isinstance(padding, str):
+        pads = lax.padtype_to_pads(
+            [_dilate(n, d) for n, d in zip(lhs.shape[1:-1], lhs_dil)],
+            [_dilate(k, d) for k, d in zip(rhs.shape[:nd], rhs_dil)], strides, padding)
+    else:
+        pads = padding
+    pads = tuple((int(lo), int(hi)) for lo, hi in pads)
+    return _conv(lhs, rhs, strides, pads, lhs_dil, rhs_dil, precision, preferred_element_type)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5, 6, 7))
+def _conv(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type):
+    return _forward(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type)
+
+
+def _forward(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type):
+    nd = x.ndim - 2
+    if max(lhs_dil) > 1 and max(strides) == 1 and max(rhs_dil) == 1:
+        return _subpixel_forward(x, k, lhs_dil, pads, precision, out_type)
+    return lax.conv_general_dilated(x, k, strides, pads, lhs_dil, rhs_dil, _channels_last(nd),
+                                    precision=precision, preferred_element_type=out_type)
+
+
+def _subpixel_forward(x, k, dil, pads, precision, out_type):
+    """Input-dilated stride-1 conv as one stride-1 conv with s^d x the features + depth-to-space.
+
+    Per spatial dim with kernel K, dilation s, padding (p, q), input length N:
+    the full result z[u] = sum_i x[i] k[K-1-(u - s i)], u in [0, (N-1)s + K), is
+    read in blocks of s: z[s b + r] = sum_m x[b - m] k[K-1-s m-r] (M = ceil(K/s)
+    taps m), a stride-1 conv with kernel H[j, r] = k[K-1-s(M-1-j)-r] (0 outside);
+    the output is z[K-1-p : K-1-p + L] with L = (N-1)s + p + q - K + 2.
+    """
+    nd = x.ndim - 2
+    features = k.shape[-1]
+    kernel, x_pads, crops = k, [(0, 0, 0)], []
+    for d in range(nd):
+        size, s, (p, q), n = k.shape[d], dil[d], pads[d], x.shape[1 + d]
+        m = -(-size // s)
+        length = (n - 1) * s + p + q - size + 2
+        a = size - 1 - p
+        b0, b1 = a // s, (a + length - 1) // s     # blocks of z that hold the output
+        x_pads.append((m - 1 - b0, b1 - (n - 1), 0))
+        crops.append((a - s * b0, length))
+        tap = size - 1 - s * (m - 1 - np.arange(m)[:, None]) - np.arange(s)[None, :]
+        valid = (tap >= 0) & (tap < size)
+        kernel = jnp.take(kernel, np.clip(tap, 0, size - 1).reshape(-1), axis=2 * d)
+        kernel = kernel.reshape(kernel.shape[:2 * d] + (m, s) + kernel.shape[2 * d + 1:])
+        mask = valid.reshape((1,) * 2 * d + (m, s) + (1,) * (kernel.ndim - 2 * d - 2))
+        kernel = kernel * jnp.asarray(mask, kernel.dtype)
+    # [M1, s1, M2, s2, ..., C, F] -> [M1, M2, ..., C, s1 * s2 * ... * F]
+    order = [2 * d for d in range(nd)] + [2 * nd] + [2 * d + 1 for d in range(nd)] + [2 * nd + 1]
+    kernel = kernel.transpose(order)
+    kernel = kernel.reshape(kernel.shape[:nd + 1] + (-1,))
+    xp = lax.pad(x, jnp.zeros((), x.dtype), x_pads + [(0, 0, 0)])
+    y = lax.conv_general_dilated(xp, kernel, (1,) * nd, "VALID", dimension_numbers=_channels_last(nd),
+                                 precision=precision, preferred_element_type=out_type)
+    blocks = y.shape[1:-1]
+    y = y.reshape(y.shape[:1] + blocks + tuple(dil) + (features,))
+    order = [0] + [a for d in range(nd) for a in (1 + d, 1 + nd + d)] + [2 * nd + 1]
+    y = y.transpose(order).reshape(y.shape[:1] + tuple(b * s for b, s in zip(blocks, dil))
+                                   + (features,))
+    start = (0,) + tuple(c for c, _ in crops) + (0,)
+    limit = y.shape[:1] + tuple(c + n for c, n in crops) + (features,)
+    return lax.slice(y, start, limit)
+
+
+def _conv_fwd(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type):
+    return _forward(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type), (x, k)
+
+
+def _conv_bwd(strides, pads, lhs_dil, rhs_dil, precision, out_type, residuals, dy):
+    x, k = residuals
+    nd = x.ndim - 2
+    spatial = tuple(range(nd))
+    # JAX's transpose rule for the input: a conv of dy with the flipped, transposed kernel.
+    ksize = [_dilate(n, d) for n, d in zip(k.shape[:nd], rhs_dil)]
+    low = [kd - 1 - p for kd, (p, _) in zip(ksize, pads)]
+    high = [_dilate(n, dl) + kd - 1 - _dilate(o, s) - lo for n, dl, kd, o, s, lo in
+            zip(x.shape[1:-1], lhs_dil, ksize, dy.shape[1:-1], strides, low)]
+    k_t = jnp.swapaxes(lax.rev(k, spatial), -1, -2).astype(dy.dtype)
+    dx = _conv(dy, k_t, lhs_dil, tuple(zip(low, high)), strides, rhs_dil, precision, None)
+    dk = _kernel_grad(x, dy, k.shape, strides, pads, lhs_dil, rhs_dil, precision)
+    return dx.astype(x.dtype), dk.astype(k.dtype)
+
+
+_conv.defvjp(_conv_fwd, _conv_bwd)
+
+
+THIN_CHANNELS = 16
+
+
+def _kernel_grad(x, dy, k_shape, strides, pads, lhs_dil, rhs_dil, precision):
+    """dk[t] = sum over batch and output positions of (input under tap t)^T dy.
+
+    Per tap t one strided slice and one matmul contracting batch x positions, so
+    no zero of a dilation is multiplied. With stride 1 and a dilated input (a
+    transposed conv) dy is sliced instead: dk[t] = sum_i x[i]^T dy[s i + p - t r].
+    """
+    nd = x.ndim - 2
+    taps = list(np.ndindex(*k_shape[:nd]))
+    slice_dy = max(strides) == 1 and max(lhs_dil) > 1
+    if slice_dy:
+        fixed, moving, step, count = x, dy, lhs_dil, x.shape[1:-1]
+        first = [p - (kd - 1) * r for (p, _), kd, r in zip(pads, k_shape[:nd], rhs_dil)]
+        last = [s * (n - 1) + p for s, n, (p, _) in zip(lhs_dil, count, pads)]
+        pad = [(max(0, -f), max(0, l - (o - 1))) for f, l, o in zip(first, last, dy.shape[1:-1])]
+        starts = [[p + lo - t_d * r for t_d, (p, _), (lo, _), r in zip(t, pads, pad, rhs_dil)]
+                  for t in taps]
+    else:
+        if max(lhs_dil) > 1:  # strided and input-dilated at once: dilate explicitly
+            x = lax.pad(x, jnp.zeros((), x.dtype),
+                        [(0, 0, 0)] + [(0, 0, d - 1) for d in lhs_dil] + [(0, 0, 0)])
+        fixed, moving, step, count = dy, x, strides, dy.shape[1:-1]
+        pad = list(pads)
+        starts = [[t_d * r for t_d, r in zip(t, rhs_dil)] for t in taps]
+    moving = lax.pad(moving, jnp.zeros((), moving.dtype),
+                     [(0, 0, 0)] + [(lo, hi, 0) for lo, hi in pad] + [(0, 0, 0)])
+    fixed = fixed.reshape(-1, fixed.shape[-1])
+    parts = []
+    for st in starts:
+        limit = [a + s * (n - 1) + 1 for a, s, n in zip(st, step, count)]
+        parts.append(lax.slice(moving, (0, *st, 0), (moving.shape[0], *limit, moving.shape[-1]),
+                               (1, *step, 1)).reshape(-1, moving.shape[-1]))
+    contract = (((0,), (0,)), ((), ()))
+    c = moving.shape[-1]
+    if c < THIN_CHANNELS:  # few channels: one matmul over all taps (im2col) beats thin ones
+        g = lax.dot_general(jnp.concatenate(parts, axis=1), fixed, contract, precision=precision)
+        g = g.reshape(len(taps), c, -1)
+        return (jnp.swapaxes(g, 1, 2) if slice_dy else g).reshape(k_shape)
+    grads = [lax.dot_general(fixed, p, contract, precision=precision) if slice_dy else
+             lax.dot_general(p, fixed, contract, precision=precision) for p in parts]
+    return jnp.stack(grads).reshape(k_shape)
+
+
+class Conv(nn.Conv):
+    """flax.linen.Conv (same parameters and options) with fast exact gradients on CPU."""
+    conv_general_dilated: object = conv_general_dilated
+
+
+class ConvTranspose(nn.ConvTranspose):
+    """flax.linen.ConvTranspose: same parameters, names, shapes and semantics, fast.
+
+    y = conv_general_dilated(x, kernel, 1, padding, lhs_dilation=strides): the input
+    dilated by the strides and correlated with `kernel` ([*K, C_in, F], or
+    [*K, F, C_in] flipped when transpose_kernel=True), as lax.conv_transpose.
+    """
+
+    @nn.compact
+    def __call__(self, inputs):
+        ks = (self.kernel_size,) if isinstance(self.kernel_size, int) else tuple(self.kernel_size)
+        nd = len(ks)
+        broadcast = lambda v: (1,) * nd if v is None else (v,) * nd if isinstance(v, int) else tuple(v)
+        strides, dilation = broadcast(self.strides), broadcast(self.kernel_dilation)
+        batch_shape = inputs.shape[:inputs.ndim - nd - 1]
+        x = inputs.reshape((-1,) + inputs.shape[-nd - 1:])
+        c_in = x.shape[-1]
+        shape = ks + ((self.features, c_in) if self.transpose_kernel else (c_in, self.features))
+        if self.mask is not None and self.mask.shape != shape:
+            raise ValueError(f"Mask needs to have the same shape as weights. Shapes are: "
+                             f"{self.mask.shape}, {shape}")
+        kernel = self.param("kernel", self.kernel_init, shape, self.param_dtype)
+        if self.mask is not None:
+            kernel = kernel * self.mask
+        bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+                if self.use_bias else None)
+        x, kernel, bias = self.promote_dtype(x, kernel, bias, dtype=self.dtype)
+        if self.transpose_kernel:
+            kernel = jnp.swapaxes(lax.rev(kernel, tuple(range(nd))), -1, -2)
+        padding = nn.linear.canonicalize_padding(self.padding, nd)
+        circular = padding == "CIRCULAR"
+        if isinstance(padding, str):
+            padding = [transpose_padding(_dilate(k, d), s, "VALID" if circular else padding)
+                       for k, d, s in zip(ks, dilation, strides)]
+        y = conv_general_dilated(x, kernel, (1,) * nd, padding, strides, dilation,
+                                 _channels_last(nd), precision=self.precision,
+                                 preferred_element_type=self.preferred_element_type)
+        if circular:
+            y = _wrap_circular(y, x.shape[1:-1], strides, self.transpose_kernel)
+        if bias is not None:
+            y = y + bias.reshape((1,) * (y.ndim - 1) + (-1,))
+        return y.reshape(batch_shape + y.shape[1:])
+
+
+def box_kernel(kernel, factor: int):
+    """kernel [*K, C, F] -> [*(K + factor - 1), C, F]: per spatial dim u, the sum of
+    kernel[t] over t in [u - factor + 1, u] (a full 1-D convolution with ones(factor))."""
+    nd = kernel.ndim - 2
+    for d in range(nd):
+        pads = [(0, 0)] * kernel.ndim
+        pads[d] = (factor - 1, factor - 1)
+        padded = jnp.pad(kernel, pads)
+        size = kernel.shape[d] + factor - 1
+        kernel = sum(lax.slice_in_dim(padded, i, i + size, axis=d) for i in range(factor))
+    return kernel
+
+
+class _BoxConv(nn.Module):
+    """Parameters of flax.linen.Conv ('kernel' [*K, C, F], 'bias' [F]); 'SAME' or explicit padding."""
+    features: int
+    kernel_size: Sequence[int]
+    factor: int = 2
+    padding: object = "SAME"
+    use_bias: bool = True
+    kernel_init: object = nn.initializers.lecun_normal()
+    bias_init: object = nn.initializers.zeros_init()
+    precision: object = None
+
+    def params_and_pads(self, x):
+        ks, nd = tuple(self.kernel_size), len(self.kernel_size)
+        kernel = self.param("kernel", self.kernel_init, ks + (x.shape[-1], self.features))
+        bias = self.param("bias", self.bias_init, (self.features,)) if self.use_bias else None
+        pads = (lax.padtype_to_pads(x.shape[1:-1], ks, (1,) * nd, self.padding)
+                if isinstance(self.padding, str) else self.padding)
+        return kernel, bias, nd, [tuple(p) for p in pads]
+
+    @staticmethod
+    def add_bias(y, bias):
+        return y if bias is None else y + bias.reshape((1,) * (y.ndim - 1) + (-1,))
+
+
+class UpsampleConv(_BoxConv):
+    """Conv(upsample_nearest(x, factor)) with the parameters of the Conv, ~(K+f-1)^d / (f K)^d
+    of its multiply-adds (2.25x fewer for 3x3, f = 2).
+
+    Nearest upsampling then a stride-1 conv with padding (p, q) is exactly the
+    transposed conv with stride f, kernel box_kernel(k, f) and padding
+    (p + f - 1, q + f - 1): y[o] = sum_i x[i] sum_{t: floor((o + t - p) / f) = i} k[t].
+    As used by the SN-GAN / WGAN-GP ResNet generators (Miyato 2018; Gulrajani 2017).
+    """
+
+    @nn.compact
+    def __call__(self, x):
+        kernel, bias, nd, pads = self.params_and_pads(x)
+        f = self.factor
+        pads = [(p + f - 1, q + f - 1) for p, q in pads]
+        y = conv_general_dilated(x, box_kernel(kernel, f), (1,) * nd, pads, (f,) * nd, None,
+                                 _channels_last(nd), precision=self.precision)
+        return self.add_bias(y, bias)
+
+
+class ConvPool(_BoxConv):
+    """avg_pool(Conv(x), factor, stride factor) with the parameters of the Conv, as one
+    strided conv: kernel box_kernel(k, f) / f^d, stride f, the Conv's padding.
+    (K+f-1)^d / (f K)^d of the multiply-adds (SN-GAN ResNet D, Miyato 2018)."""
+
+    @nn.compact
+    def __call__(self, x):
+        kernel, bias, nd, pads = self.params_and_pads(x)
+        f = self.factor
+        y = conv_general_dilated(x, box_kernel(kernel, f) / f ** nd, (f,) * nd, pads, None, None,
+                                 _channels_last(nd), precision=self.precision)
+        return self.add_bias(y, bias)
+
+
+def _wrap_circular(y, in_spatial: Sequence[int], strides, transpose_kernel: bool):
+    """Periodic boundary of flax's ConvTranspose(padding='CIRCULAR'): fold the VALID
+    output onto a period of (input size x stride) per spatial dim."""
+    periods = [n * s for n, s in zip(in_spatial, strides)]
+    diffs = [-(yd - p) % (2 * p) for yd, p in zip(y.shape[1:-1], periods)]
+    pads = [(d // 2, (d + 1) // 2) if transpose_kernel else ((d + 1) // 2, d // 2) for d in diffs]
+    y = jnp.pad(y, [(0, 0)] + pads + [(0, 0)])
+    for i, p in enumerate(periods, start=1):
+        y = y.reshape(y.shape[:i] + (-1, p) + y.shape[i + 1:]).sum(axis=i)
+    return y

@@ -1,0 +1,224 @@
+"""gan_jax/nets/layers.py: the fast convolutions equal flax/lax to float rounding.
+
+References: flax.linen.ConvTranspose / flax.linen.Conv (lax.conv_general_dilated and
+JAX's own autodiff of it), nearest upsampling / average pooling composed with
+flax.linen.Conv, and numerical derivatives (jax.test_util.check_grads).
+"""
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+from gan_jax.nets import layers
+
+RTOL = 2e-5
+
+
+def assert_close(a, b, rtol=RTOL):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape
+    scale = max(float(np.max(np.abs(b))), 1e-6)
+    np.testing.assert_allclose(a / scale, b / scale, atol=rtol, rtol=0)
+
+
+def assert_modules_match(pairs, x, seed=0):
+    """For each (fast, reference) module pair: the same outputs, input gradient and
+    parameter gradients at the reference's init params and a random cotangent.
+    All pairs run in one jit (one compilation)."""
+    variables = [ref.init(jax.random.PRNGKey(seed), x) for _, ref in pairs]
+    cotangents = [jax.random.normal(jax.random.PRNGKey(seed + 1),
+                                    jax.eval_shape(ref.apply, v, x).shape)
+                  for (_, ref), v in zip(pairs, variables)]
+
+    @jax.jit
+    def outputs_and_grads(variables, x):
+        results = []
+        for (fast, ref), v, dy in zip(pairs, variables, cotangents):
+            for module in (fast, ref):
+                y, vjp = jax.vjp(module.apply, v, x)
+                results.append((y, vjp(dy)))
+        return results
+
+    results = outputs_and_grads(variables, x)
+    for fast, ref in zip(results[::2], results[1::2]):
+        assert jax.tree_util.tree_structure(fast) == jax.tree_util.tree_structure(ref)
+        for a, b in zip(jax.tree_util.tree_leaves(fast), jax.tree_util.tree_leaves(ref)):
+            assert_close(a, b)
+
+
+def assert_module_matches(module_fast, module_ref, x):
+    assert_modules_match([(module_fast, module_ref)], x)
+
+
+# The paddings the nets use: DCGAN k4 s2 'SAME'; the CycleGAN generator k3 s2
+# ((1, 2), (1, 2)) (PyTorch padding 1, output_padding 1); the U-Net k4 s2 PyTorch
+# padding 1 = ((2, 2), (2, 2)); and SAME / VALID / explicit for kernels 3, 4, 5 at strides 1, 2.
+PADDINGS = ("SAME", "VALID", ((1, 2), (1, 2)), ((2, 2), (2, 2)))
+NET_CASES = [(4, 2, "SAME"), (3, 2, ((1, 2), (1, 2))), (4, 2, ((2, 2), (2, 2))),
+             (5, 1, "SAME"), (3, 1, "VALID"), (5, 2, "VALID"), (4, 1, ((1, 2), (1, 2))),
+             (3, 2, "SAME")]
+
+
+def conv_transpose_pairs(cases):
+    kws = [dict(features=4, kernel_size=(k, k), strides=(s, s), padding=p) for k, s, p in cases]
+    return [(layers.ConvTranspose(**kw), nn.ConvTranspose(**kw)) for kw in kws]
+
+
+def test_conv_transpose_matches_flax_conv_transpose():
+    x = jax.random.normal(jax.random.PRNGKey(3), (2, 5, 6, 3))
+    assert_modules_match(conv_transpose_pairs(NET_CASES), x)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kernel", [3, 4, 5])
+def test_conv_transpose_matches_flax_conv_transpose_full_grid(kernel):
+    x = jax.random.normal(jax.random.PRNGKey(3), (2, 5, 6, 3))
+    cases = [(kernel, s, p) for s in (1, 2) for p in PADDINGS]
+    assert_modules_match(conv_transpose_pairs(cases), x)
+
+
+def test_conv_transpose_options_match_flax():
+    x = jax.random.normal(jax.random.PRNGKey(4), (2, 5, 6, 3))
+    kws = [dict(transpose_kernel=True, padding="SAME", strides=(2, 2)),
+           dict(use_bias=False, padding=((0, 3), (-1, 1)), strides=(3, 2)),
+           dict(kernel_dilation=(2, 1), padding="SAME", strides=(2, 2)),
+           dict(padding="CIRCULAR", strides=(2, 2)),
+           dict(padding=2, strides=(2, 2), transpose_kernel=True)]
+    args = [dict(features=4, kernel_size=(4, 3), **kw) for kw in kws]
+    assert_modules_match([(layers.ConvTranspose(**a), nn.ConvTranspose(**a)) for a in args], x)
+
+
+def test_conv_transpose_1d_and_extra_batch_dims_match_flax():
+    x = jax.random.normal(jax.random.PRNGKey(5), (2, 3, 7, 2))  # batch dims (2, 3), length 7
+    kw = dict(features=3, kernel_size=(4,), strides=(2,), padding="SAME")
+    assert_module_matches(layers.ConvTranspose(**kw), nn.ConvTranspose(**kw), x)
+
+
+def test_conv_transpose_params_are_flax_params():
+    x = jnp.zeros((1, 4, 4, 3))
+    kw = dict(features=5, kernel_size=(4, 4), strides=(2, 2))
+    fast = layers.ConvTranspose(**kw).init(jax.random.PRNGKey(0), x)
+    ref = nn.ConvTranspose(**kw).init(jax.random.PRNGKey(0), x)
+    assert jax.tree_util.tree_structure(fast) == jax.tree_util.tree_structure(ref)
+    for a, b in zip(jax.tree_util.tree_leaves(fast), jax.tree_util.tree_leaves(ref)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_conv_matches_flax_conv():
+    x = jax.random.normal(jax.random.PRNGKey(6), (2, 9, 8, 3))
+    kws = [dict(kernel_size=(3, 3), strides=1, padding="SAME"),
+           dict(kernel_size=(4, 4), strides=2, padding=((1, 1), (1, 1))),
+           dict(kernel_size=(3, 3), strides=2, padding="SAME"),
+           dict(kernel_size=(5, 5), strides=1, padding="VALID"),
+           dict(kernel_size=(3, 2), strides=(2, 1), padding="SAME", kernel_dilation=(1, 2)),
+           dict(kernel_size=(3, 3), strides=2, padding=((1, 2), (0, 1)), input_dilation=2),
+           dict(kernel_size=(3, 3), strides=1, padding="CIRCULAR", use_bias=False)]
+    assert_modules_match([(layers.Conv(4, **kw), nn.Conv(4, **kw)) for kw in kws], x)
+
+
+def check_custom_vjp(order):
+    with jax.enable_x64():
+        x = jax.random.normal(jax.random.PRNGKey(7), (1, 3, 3, 2), jnp.float64)
+        k = jax.random.normal(jax.random.PRNGKey(8), (4, 4, 2, 2), jnp.float64)
+        dn = ("NHWC", "HWIO", "NHWC")
+        transposed = lambda x, k: layers.conv_general_dilated(x, k, (1, 1), ((2, 2), (2, 2)),
+                                                              (2, 2), None, dn)
+        strided = lambda x, k: layers.conv_general_dilated(x, k, (2, 2), "SAME", None, None, dn)
+        for f in (transposed, strided):
+            check_grads(jax.jit(f), (x, k), order=order, modes=["rev"], atol=1e-6, rtol=1e-6)
+
+
+def test_custom_vjp_check_grads():
+    """The custom VJP against numerical derivatives (float64)."""
+    check_custom_vjp(order=1)
+
+
+@pytest.mark.slow
+def test_custom_vjp_check_grads_second_order():
+    check_custom_vjp(order=2)
+
+
+def test_input_gradient_penalty_grad_matches_lax():
+    """d/dk |d<dy, conv(x, k)>/dx|^2 (a gradient penalty's term) equals lax's."""
+    x = jax.random.normal(jax.random.PRNGKey(9), (2, 8, 8, 3))
+    k = jax.random.normal(jax.random.PRNGKey(10), (4, 4, 3, 5))
+    dn = ("NHWC", "HWIO", "NHWC")
+    fast = lambda x, k: layers.conv_general_dilated(x, k, (2, 2), ((1, 1), (1, 1)), None, None, dn)
+    ref = lambda x, k: jax.lax.conv_general_dilated(x, k, (2, 2), ((1, 1), (1, 1)),
+                                                    dimension_numbers=dn)
+
+    def penalty_grad(conv):
+        def penalty(k):
+            dx = jax.grad(lambda x: jnp.sum(jnp.tanh(conv(x, k))))(x)
+            return jnp.sum(dx ** 2)
+        return jax.jit(jax.grad(penalty))(k)
+
+    assert_close(penalty_grad(fast), penalty_grad(ref), rtol=1e-4)
+
+
+class NearestUpsampleThenConv(nn.Module):
+    """The reference: flax.linen.Conv of the nearest-upsampled input."""
+    kernel: int
+    factor: int
+    padding: object
+
+    @nn.compact
+    def __call__(self, x):
+        x = jnp.repeat(jnp.repeat(x, self.factor, axis=1), self.factor, axis=2)
+        return nn.Conv(4, (self.kernel, self.kernel), padding=self.padding, name="inner")(x)
+
+
+class ConvThenAvgPool(nn.Module):
+    """The reference: average pooling of flax.linen.Conv."""
+    kernel: int
+    factor: int
+    padding: object
+
+    @nn.compact
+    def __call__(self, x):
+        y = nn.Conv(4, (self.kernel, self.kernel), padding=self.padding, name="inner")(x)
+        return nn.avg_pool(y, (self.factor, self.factor), (self.factor, self.factor))
+
+
+class Fast(nn.Module):
+    """layers.<kind>(4, (kernel, kernel), factor, padding) under the reference's parameter name."""
+    kind: str
+    kernel: int
+    factor: int
+    padding: object
+
+    @nn.compact
+    def __call__(self, x):
+        layer = getattr(layers, self.kind)
+        return layer(4, (self.kernel, self.kernel), self.factor, self.padding, name="inner")(x)
+
+
+def test_upsample_conv_matches_flax_conv_of_nearest_upsampling():
+    x = jax.random.normal(jax.random.PRNGKey(11), (2, 5, 4, 3))
+    cases = [(3, 2, "SAME"), (1, 2, "SAME"), (5, 3, ((1, 0), (0, 2)))]
+    assert_modules_match([(Fast("UpsampleConv", *c), NearestUpsampleThenConv(*c)) for c in cases], x)
+
+
+def test_conv_pool_matches_avg_pool_of_flax_conv():
+    x = jax.random.normal(jax.random.PRNGKey(12), (2, 9, 8, 3))
+    cases = [(3, 2, "SAME"), (1, 2, "SAME"), (3, 3, ((1, 0), (2, 1)))]
+    assert_modules_match([(Fast("ConvPool", *c), ConvThenAvgPool(*c)) for c in cases], x)
+
+
+def test_box_kernel_closed_form():
+    """1-D: box_kernel([a, b, c], 2) = [a, a + b, b + c, c]."""
+    k = jnp.arange(1.0, 4.0).reshape(3, 1, 1)
+    np.testing.assert_array_equal(layers.box_kernel(k, 2)[:, 0, 0], [1.0, 3.0, 5.0, 3.0])
+
+
+@pytest.mark.parametrize("thin", [0, 10 ** 6])
+def test_kernel_gradient_per_tap_and_im2col_paths_match_flax(thin, monkeypatch):
+    """Both kernel-gradient forms (one matmul per tap; one im2col matmul) equal flax's."""
+    monkeypatch.setattr(layers, "THIN_CHANNELS", thin)
+    x = jax.random.normal(jax.random.PRNGKey(13), (2, 6, 5, 3))
+    ct = dict(features=4, kernel_size=(4, 4), strides=(2, 2), padding="SAME")
+    cv = dict(features=4, kernel_size=(3, 3), strides=(2, 2), padding="SAME")
+    assert_modules_match([(layers.ConvTranspose(**ct), nn.ConvTranspose(**ct)),
+                          (layers.Conv(**cv), nn.Conv(**cv))], x)
