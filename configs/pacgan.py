@@ -43,11 +43,4 @@ def get_config(arg: str = ""):
     c.steps = 20000
     c.log_every = 1000
     c.sample_every = c.checkpoint_every = 5000
-    if "smoke" in rest:
-        c.steps = 6
-        c.batch_size = 8 * m
-        c.g.width, c.d.width = 8, 8
-        c.log_every, c.sample_every, c.checkpoint_every = 2, 3, 3
-        c.sample.num = 64
-        c.eval.num_samples = c.eval.batch_size = 64
-    return c
+    return ring.smoke(c) if "smoke" in rest else c

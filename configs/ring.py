@@ -80,14 +80,18 @@ def toy_config(dataset: str, arg: str = ""):
         c.log_every = 1000
         c.sample_every = c.checkpoint_every = 10000
     if "smoke" in variants:
-        c.steps = 6
-        c.batch_size = 16 * c.d.pack
-        for net in (c.g, c.d):
-            net.width = 8
-        c.log_every = 2
-        c.sample_every = c.checkpoint_every = 3
-        c.sample.num = 64
-        c.eval.num_samples = c.eval.batch_size = 64
+        smoke(c)
+    return c
+
+
+def smoke(c):
+    """Tiny sizes and 6 steps (tests run each toy recipe's smoke variant)."""
+    c.steps = 6
+    c.batch_size = 8 * c.d.pack
+    c.g.width = c.d.width = 8
+    c.log_every, c.sample_every, c.checkpoint_every = 2, 3, 3
+    c.sample.num = 64
+    c.eval.num_samples = c.eval.batch_size = 64
     return c
 
 

@@ -48,12 +48,7 @@ def get_config(arg: str = ""):
     c.log_every = 1000
     c.sample_every = c.checkpoint_every = 5000
     if "smoke" in variants:
-        c.steps = 6
-        c.batch_size = 16
-        c.g.width = c.d.width = 8
+        ring.smoke(c)
         c.g.z_dim = 4
         c.unroll.steps = min(c.unroll.steps, 2)
-        c.log_every, c.sample_every, c.checkpoint_every = 2, 3, 3
-        c.sample.num = 64
-        c.eval.num_samples = c.eval.batch_size = 64
     return c
