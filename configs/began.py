@@ -10,12 +10,11 @@ Results: `python experiments/loss_table.py` (README "Loss library").
 """
 import ml_collections
 
-from configs import dcgan
+from configs import dcgan, default
 
 
 def get_config(arg: str = ""):
-    if arg not in ("", "smoke"):
-        raise ValueError(f"configs/began.py: unknown variant {arg!r}; use '' or 'smoke'.")
+    default.check_variant("began", arg)
     c = dcgan.get_config(arg)
     c.game = "began"
     del c.loss  # BEGAN's loss is fixed; its knobs are config.began.*

@@ -69,20 +69,12 @@ def get_config(arg: str = ""):
     c.sample.num = 16
     c.eval.num_samples = 297
 
+    default.check_variant("cyclegan", arg, ("", "smoke", "horse2zebra"))
     if arg == "smoke":
-        c.steps = 4
+        default.smoke(c)
         c.optim.decay_start = 2
-        c.batch_size = 4
-        c.g.width = 4
         c.g.n_blocks = 1
-        c.d.width = 4
         c.cyclegan.pool_size = 6
-        c.log_every = 2
-        c.sample_every = 2
-        c.checkpoint_every = 2
-        c.eval_every = 0
-        c.sample.num = 4
-        c.eval.num_samples = 32
     elif arg == "horse2zebra":
         c.data.name = "tfds_pair:cycle_gan/horse2zebra"
         c.data.image_size = 256
@@ -101,7 +93,4 @@ def get_config(arg: str = ""):
         c.eval_every = 20000
         c.sample.num = 4
         c.eval.num_samples = 120
-    elif arg:
-        raise ValueError(f"configs/cyclegan.py: unknown variant {arg!r}; use '', 'smoke' or "
-                         f"'horse2zebra'.")
     return c

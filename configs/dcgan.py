@@ -10,6 +10,7 @@ from configs import default
 
 
 def get_config(arg: str = ""):
+    default.check_variant("dcgan", arg)
     c = default.get_config()
     c.game = "gan"
     c.steps = 3000
@@ -20,16 +21,21 @@ def get_config(arg: str = ""):
     c.checkpoint_every = 500
     c.eval_every = 1000
     if arg == "smoke":
-        c.steps = 6
-        c.batch_size = 16
-        c.g.width = 8
-        c.d.width = 8
+        default.smoke(c, steps=6, batch_size=16, width=8, every=3, samples=16, eval_samples=64)
         c.log_every = 2
-        c.sample_every = 3
-        c.checkpoint_every = 3
-        c.eval_every = 0
-        c.sample.num = 16
-        c.eval.num_samples = 64
-    elif arg:
-        raise ValueError(f"configs/dcgan.py: unknown variant {arg!r}; use '' or 'smoke'.")
+    return c
+
+
+def with_loss(recipe: str, arg: str, loss: str, penalty: str = "none", lr: float = 2e-4,
+              betas=(0.5, 0.999)):
+    """configs/dcgan.py's nets and data with another loss: the start of every loss recipe
+    (same lr and betas for both players; 2000 steps unless smoke)."""
+    default.check_variant(recipe, arg)
+    c = get_config(arg)
+    c.loss.name = loss
+    c.loss.penalty = penalty
+    c.optim.g_lr = c.optim.d_lr = lr
+    c.optim.g_betas = c.optim.d_betas = tuple(betas)
+    if not arg:
+        c.steps = 2000
     return c

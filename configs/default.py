@@ -73,3 +73,26 @@ def get_config():
     c.distributed.process_id = 0
     c.distributed.heartbeat_timeout_s = 30
     return c
+
+
+def check_variant(recipe: str, arg: str, known=("", "smoke")) -> None:
+    """Fail with the recipe's name and its variants when `--config=recipe.py:arg` is unknown."""
+    if arg not in known:
+        choices = ", ".join(repr(k) for k in known)
+        raise ValueError(f"configs/{recipe}.py: unknown variant {arg!r}; use one of {choices}.")
+
+
+def smoke(c, steps=4, batch_size=4, width=4, every=2, samples=4, eval_samples=32):
+    """Shrink a recipe to a seconds-long run (what the tests train): tiny nets, a few steps,
+    logs/samples/checkpoints every `every` steps, evaluation only through explicit calls."""
+    c.steps = steps
+    c.batch_size = batch_size
+    c.g.width = width
+    c.d.width = width
+    c.log_every = every
+    c.sample_every = every
+    c.checkpoint_every = every
+    c.eval_every = 0
+    c.sample.num = samples
+    c.eval.num_samples = eval_samples
+    return c

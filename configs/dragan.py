@@ -12,19 +12,10 @@ from configs import dcgan
 
 
 def get_config(arg: str = ""):
-    if arg not in ("", "smoke"):
-        raise ValueError(f"configs/dragan.py: unknown variant {arg!r}; use '' or 'smoke'.")
-    c = dcgan.get_config(arg)
-    c.loss.name = "nonsaturating"
-    c.loss.penalty = "dragan"
+    c = dcgan.with_loss("dragan", arg, "nonsaturating", penalty="dragan", lr=1e-4,
+                        betas=(0.5, 0.9))
     c.loss.penalty_weight = 10.0
     c.loss.dragan_scale = 0.5
     c.loss.gp_target = 1.0
     c.d.batch_norm = False
-    c.optim.g_lr = 1e-4
-    c.optim.d_lr = 1e-4
-    c.optim.g_betas = (0.5, 0.9)
-    c.optim.d_betas = (0.5, 0.9)
-    if not arg:
-        c.steps = 2000
     return c

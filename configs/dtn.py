@@ -25,7 +25,7 @@ def get_config(arg: str = ""):
     c.g.z_dim = 64                 # the digits classifier's feature size
     c.g.width = 32
     c.d.net = "patchgan"
-    c.d.width = 32
+    c.d.width = 16
     c.d.n_layers = 3
     c.d.norm = "batch"
     c.d.classes = 3                # G(source), G(target), real target
@@ -37,8 +37,8 @@ def get_config(arg: str = ""):
 
     c.optim.g_lr = 2e-4
     c.optim.d_lr = 2e-4
-    c.batch_size = 32
-    c.steps = 2000
+    c.batch_size = 16
+    c.steps = 1500
     c.log_every = 100
     c.sample_every = 500
     c.checkpoint_every = 1000
@@ -46,17 +46,8 @@ def get_config(arg: str = ""):
     c.sample.num = 16
     c.eval.num_samples = 297
 
+    default.check_variant("dtn", arg)
     if arg == "smoke":
-        c.steps = 4
-        c.batch_size = 4
+        default.smoke(c)
         c.g.width = 8
-        c.d.width = 4
-        c.log_every = 2
-        c.sample_every = 2
-        c.checkpoint_every = 2
-        c.eval_every = 0
-        c.sample.num = 4
-        c.eval.num_samples = 32
-    elif arg:
-        raise ValueError(f"configs/dtn.py: unknown variant {arg!r}; use '' or 'smoke'.")
     return c

@@ -55,22 +55,10 @@ def get_config(arg: str = ""):
     c.sample.num = 16
     c.eval.num_samples = 297
 
-    variant, _, rest = arg.partition(",")
-    if variant == "l1":
+    default.check_variant("pix2pix", arg, ("", "l1", "smoke", "l1,smoke"))
+    if arg.startswith("l1"):
         c.loss.g_weight = 0.0
-    if variant == "smoke" or rest == "smoke":
-        c.steps = 4
+    if arg.endswith("smoke"):
+        default.smoke(c)
         c.optim.decay_start = 2
-        c.batch_size = 4
-        c.g.width = 4
-        c.d.width = 4
-        c.log_every = 2
-        c.sample_every = 2
-        c.checkpoint_every = 2
-        c.eval_every = 0
-        c.sample.num = 4
-        c.eval.num_samples = 32
-    elif variant not in ("", "l1", "smoke"):
-        raise ValueError(f"configs/pix2pix.py: unknown variant {arg!r}; use '', 'l1', "
-                         f"'smoke' or 'l1,smoke'.")
     return c

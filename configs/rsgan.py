@@ -12,15 +12,4 @@ from configs import dcgan
 
 
 def get_config(arg: str = ""):
-    if arg not in ("", "smoke"):
-        raise ValueError(f"configs/rsgan.py: unknown variant {arg!r}; use '' or 'smoke'.")
-    c = dcgan.get_config(arg)
-    c.loss.name = "relativistic"
-    c.loss.penalty = "none"
-    c.optim.g_lr = 2e-4
-    c.optim.d_lr = 2e-4
-    c.optim.g_betas = (0.5, 0.999)
-    c.optim.d_betas = (0.5, 0.999)
-    if not arg:
-        c.steps = 2000
-    return c
+    return dcgan.with_loss("rsgan", arg, "relativistic")

@@ -16,8 +16,7 @@ from configs import default
 
 
 def get_config(arg: str = ""):
-    if arg not in ("", "smoke"):
-        raise ValueError(f"configs/sngan.py: unknown variant {arg!r}; use '' or 'smoke'.")
+    default.check_variant("sngan", arg)
     c = default.get_config()
     c.game = "gan"
     c.steps = 50000
@@ -42,15 +41,6 @@ def get_config(arg: str = ""):
     c.checkpoint_every = 1000
     c.eval_every = 5000
     if arg == "smoke":
-        c.steps = 4
-        c.batch_size = 8
-        c.g.width = 16
-        c.d.width = 16
+        default.smoke(c, batch_size=8, width=16, samples=16, eval_samples=64)
         c.optim.n_critic = 2
-        c.log_every = 2
-        c.sample_every = 2
-        c.checkpoint_every = 2
-        c.eval_every = 0
-        c.sample.num = 16
-        c.eval.num_samples = 64
     return c

@@ -12,17 +12,8 @@ from configs import dcgan
 
 
 def get_config(arg: str = ""):
-    if arg not in ("", "smoke"):
-        raise ValueError(f"configs/wgan.py: unknown variant {arg!r}; use '' or 'smoke'.")
-    c = dcgan.get_config(arg)
-    c.loss.name = "wasserstein"
-    c.loss.penalty = "none"
+    c = dcgan.with_loss("wgan", arg, "wasserstein", lr=5e-5)
     c.loss.clip = 0.01
     c.optim.name = "rmsprop"
-    c.optim.g_lr = 5e-5
-    c.optim.d_lr = 5e-5
     c.optim.n_critic = 5
-    if not arg:
-        c.steps = 2000
-        c.batch_size = 64
     return c

@@ -62,10 +62,19 @@ def trained_state(config, workdir):
 
 
 def markdown(rows) -> str:
+    """One row per run, then per variant the mean +- std over seeds."""
     cols = ("variant", "seed", "steps") + COLUMNS + ("minutes",)
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(fmt(r.get(c, "-")) for c in cols) + " |" for r in rows]
+    for variant in VARIANTS:
+        runs = [r for r in rows if r["variant"] == variant]
+        if len(runs) > 1:
+            stat = lambda c: (f"{np.mean([r[c] for r in runs]):.4g} +- "
+                              f"{np.std([r[c] for r in runs], ddof=1):.2g}")
+            lines.append("| " + " | ".join([f"**{variant} mean**", f"{len(runs)} seeds",
+                                            str(runs[0]["steps"])]
+                                           + [stat(c) for c in COLUMNS + ("minutes",)]) + " |")
     return "\n".join(lines) + "\n"
 
 

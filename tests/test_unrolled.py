@@ -19,7 +19,7 @@ from tests.helpers import recipe
 def one_device(fn):
     """fn mapped over a device axis of size 1 (what the loop's pmap does on one device)."""
     mapped = jax.vmap(fn, in_axes=(None, 0), axis_name=parallel.AXIS)
-    return lambda s, b: jax.tree_util.tree_map(lambda a: a[0], mapped(s, b))
+    return jax.jit(lambda s, b: jax.tree_util.tree_map(lambda a: a[0], mapped(s, b)))
 
 
 def setup(cfg, seed=0):

@@ -93,38 +93,36 @@ def g_loss_fn(fake, state, d, loss, real):
     return loss.g(real_out, fake_out)
 
 
-def train_step(state, batch, config):
-    real_all = jnp.asarray(batch["x"])  # numpy batches work outside jit too (notebooks)
-    n_critic = config.optim.n_critic
-    per = real_all.shape[0] // n_critic
-    # Critic iteration i takes examples i, i + n_critic, ...: with the batch's global
-    # positions split contiguously over devices, this is the same global minibatch
-    # for any device count (a contiguous split would not be).
-    reals = jnp.swapaxes(real_all.reshape((per, n_critic) + real_all.shape[1:]), 0, 1)
-    g, d = make_nets(config, real_all.shape[1:])
-    loss = losses.get(config.loss.name)
-    key = jax.random.fold_in(state.rng, state.step)
-    z_shape = (per, config.g.z_dim)
+def critic_batches(batch, n_critic):
+    """The real batch split over n_critic D updates: [n_critic, batch / n_critic, ...].
 
-    # A Python loop (unrolled), not lax.scan: on XLA:CPU the scanned version of WGAN's
-    # step (n_critic 5, width 32, batch 64) took 12.7 s CPU per step, this one 0.55 s.
-    for i in range(n_critic - 1):
+    Critic iteration i takes examples i, i + n_critic, ...: with the batch's global
+    positions split contiguously over devices, this is the same global minibatch for any
+    device count (a contiguous split would not be).
+    """
+    real_all = jnp.asarray(batch["x"])  # numpy batches work outside jit too (notebooks)
+    per = real_all.shape[0] // n_critic
+    return jnp.swapaxes(real_all.reshape((per, n_critic) + real_all.shape[1:]), 0, 1)
+
+
+def critic_iterations(state, g, d, loss, config, reals, key):
+    """The first n_critic - 1 D updates of a step (the last one shares G's forward).
+
+    A Python loop (unrolled), not lax.scan: on XLA:CPU the scanned version of WGAN's
+    step (n_critic 5, width 32, batch 64) took 12.7 s CPU per step, this one 0.55 s.
+    """
+    z_shape = (reals.shape[1], config.g.z_dim)
+    for i in range(reals.shape[0] - 1):
         k = jax.random.fold_in(key, i)
         z = parallel.sharded_normal(jax.random.fold_in(k, 0), z_shape)
         fake, g_bs = apply_net(g, state.g_params, state.g_batch_stats, z)
         state, _ = d_update(state.replace(g_batch_stats=g_bs), d, loss, config, reals[i],
                             jax.lax.stop_gradient(fake), jax.random.fold_in(k, 1))
+    return state
 
-    # Last critic iteration shares its fakes with G's update: one G forward.
-    k = jax.random.fold_in(key, n_critic - 1)
-    z = parallel.sharded_normal(jax.random.fold_in(k, 0), z_shape)
-    fake, g_vjp, g_bs = jax.vjp(
-        lambda p: apply_net(g, p, state.g_batch_stats, z), state.g_params, has_aux=True)
-    state, metrics = d_update(state, d, loss, config, reals[-1], jax.lax.stop_gradient(fake),
-                              jax.random.fold_in(k, 1))
 
-    g_loss, d_fake_out = jax.value_and_grad(g_loss_fn)(fake, state, d, loss, reals[-1])
-    (g_grads,) = g_vjp(d_fake_out)
+def apply_g_update(state, config, g_grads, g_loss, g_bs, metrics):
+    """Average G's gradients over devices, step its optimizer and EMA, finish the metrics."""
     g_grads, g_loss = parallel.pmean((g_grads, g_loss))
     state, g_update_norm = state.apply_gradients("g", g_grads)
     state = state.replace(g_batch_stats=g_bs, step=state.step + 1).update_ema(config.ema.decay)
@@ -134,6 +132,26 @@ def train_step(state, batch, config):
         g_lr=optim.schedule(config.optim, "g", config.steps)(state.step - 1),
         d_lr=optim.schedule(config.optim, "d", config.steps)(state.step - 1))
     return state, metrics
+
+
+def train_step(state, batch, config):
+    reals = critic_batches(batch, config.optim.n_critic)
+    g, d = make_nets(config, reals.shape[2:])
+    loss = losses.get(config.loss.name)
+    key = jax.random.fold_in(state.rng, state.step)
+    state = critic_iterations(state, g, d, loss, config, reals, key)
+
+    # Last critic iteration shares its fakes with G's update: one G forward.
+    k = jax.random.fold_in(key, reals.shape[0] - 1)
+    z = parallel.sharded_normal(jax.random.fold_in(k, 0), (reals.shape[1], config.g.z_dim))
+    fake, g_vjp, g_bs = jax.vjp(
+        lambda p: apply_net(g, p, state.g_batch_stats, z), state.g_params, has_aux=True)
+    state, metrics = d_update(state, d, loss, config, reals[-1], jax.lax.stop_gradient(fake),
+                              jax.random.fold_in(k, 1))
+
+    g_loss, d_fake_out = jax.value_and_grad(g_loss_fn)(fake, state, d, loss, reals[-1])
+    (g_grads,) = g_vjp(d_fake_out)
+    return apply_g_update(state, config, g_grads, g_loss, g_bs, metrics)
 
 
 def sample(state, config, batch, key, num=None):

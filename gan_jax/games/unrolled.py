@@ -22,10 +22,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from gan_jax import losses, optim, parallel
-from gan_jax.games.gan import (apply_net, d_update, examples_per_step, g_loss_fn, init,
-                               make_nets, sample)
-from gan_jax.state import global_norm
+from gan_jax import losses, parallel
+from gan_jax.games.gan import (apply_g_update, apply_net, critic_batches, critic_iterations,
+                               d_update, examples_per_step, g_loss_fn, init, make_nets, sample)
 
 __all__ = ["init", "train_step", "sample", "examples_per_step", "unrolled_g_loss"]
 
@@ -86,41 +85,19 @@ def unrolled_g_loss(g_params, state, config, real, z, key):
 def train_step(state, batch, config):
     """n_critic D updates (games/gan.py), then one G update on the unrolled surrogate."""
     _unroll_config(config)
-    real_all = jnp.asarray(batch["x"])
-    n_critic = config.optim.n_critic
-    per = real_all.shape[0] // n_critic
-    # The same split of the batch over critic iterations as games/gan.py.
-    reals = jnp.swapaxes(real_all.reshape((per, n_critic) + real_all.shape[1:]), 0, 1)
-    g, d = make_nets(config, real_all.shape[1:])
+    reals = critic_batches(batch, config.optim.n_critic)
+    g, d = make_nets(config, reals.shape[2:])
     loss = losses.get(config.loss.name)
     key = jax.random.fold_in(state.rng, state.step)
-    z_shape = (per, config.g.z_dim)
-
-    def critic_iteration(state, i):
-        k = jax.random.fold_in(key, i)
-        z = parallel.sharded_normal(jax.random.fold_in(k, 0), z_shape)
-        fake, g_bs = apply_net(g, state.g_params, state.g_batch_stats, z)
-        return d_update(state.replace(g_batch_stats=g_bs), d, loss, config, reals[i],
-                        jax.lax.stop_gradient(fake), jax.random.fold_in(k, 1))
-
-    if n_critic > 1:
-        state, _ = jax.lax.scan(critic_iteration, state, jnp.arange(n_critic - 1))
+    state = critic_iterations(state, g, d, loss, config, reals, key)
 
     # The last critic iteration shares z and reals with G's surrogate (as in games/gan.py);
     # G's batch statistics advance once, from the surrogate's forward pass.
-    k = jax.random.fold_in(key, n_critic - 1)
-    z = parallel.sharded_normal(jax.random.fold_in(k, 0), z_shape)
+    k = jax.random.fold_in(key, reals.shape[0] - 1)
+    z = parallel.sharded_normal(jax.random.fold_in(k, 0), (reals.shape[1], config.g.z_dim))
     fake, _ = apply_net(g, state.g_params, state.g_batch_stats, z)
     state, metrics = d_update(state, d, loss, config, reals[-1], jax.lax.stop_gradient(fake),
                               jax.random.fold_in(k, 1))
     (g_loss, g_bs), g_grads = jax.value_and_grad(unrolled_g_loss, has_aux=True)(
         state.g_params, state, config, reals[-1], z, jax.random.fold_in(k, 2))
-    g_grads, g_loss = parallel.pmean((g_grads, g_loss))
-    state, g_update_norm = state.apply_gradients("g", g_grads)
-    state = state.replace(g_batch_stats=g_bs, step=state.step + 1).update_ema(config.ema.decay)
-    metrics.update(
-        g_loss=g_loss, g_grad_norm=global_norm(g_grads), g_update_norm=g_update_norm,
-        g_param_norm=global_norm(state.g_params), d_param_norm=global_norm(state.d_params),
-        g_lr=optim.schedule(config.optim, "g", config.steps)(state.step - 1),
-        d_lr=optim.schedule(config.optim, "d", config.steps)(state.step - 1))
-    return state, metrics
+    return apply_g_update(state, config, g_grads, g_loss, g_bs, metrics)
