@@ -1,6 +1,5 @@
 """Device mapping: 1 vs 8 devices give the same game, noise is device-count free,
 the loop bounds dispatched steps, and the step compiles once."""
-import functools
 import json
 
 import jax

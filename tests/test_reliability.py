@@ -42,7 +42,6 @@ def final(workdir):
     ckpt = os.path.join(workdir, "checkpoints")
     last = max(int(d) for d in os.listdir(ckpt) if d.isdigit())
     tree = ocp.StandardCheckpointer().restore(os.path.join(ckpt, str(last), "state"))
-    leaves = [np.asarray(tree[k]) for k in sorted(tree) if k.endswith("params")]
     return open(os.path.join(workdir, "metrics.jsonl")).read(), last, tree
 
 

@@ -2,7 +2,6 @@
 (PyTorch's BCE / cross-entropy as references), the loop on the real smoke recipes, and the
 translation metrics' closed forms."""
 import json
-import os
 
 import jax
 import jax.numpy as jnp

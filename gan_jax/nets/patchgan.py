@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import flax.linen as nn
-import jax.numpy as jnp
 
 from gan_jax.nets import layers
 
