@@ -94,7 +94,11 @@ def main(argv=None):
         if not done:
             start = time.time()
             train.train_and_evaluate(config, workdir)
-            times[name] = time.time() - start
+            last = max((r["step"] for r in read_rows(workdir) if "d_loss" in r), default=0)
+            if last < args.steps:  # stopped early (SIGTERM/SIGINT): rerun to resume it
+                sys.exit(f"{name} stopped at step {last} of {args.steps}; rerun the same "
+                         f"command to resume it (finished runs are reused).")
+            times[name] = times.get(name, 0.0) + time.time() - start
             with open(times_path, "w") as f:
                 json.dump(times, f, indent=1)
         rows.append(summarize(name, config, read_rows(workdir), times.get(name)))
@@ -103,7 +107,8 @@ def main(argv=None):
     subset = "" if args.configs == ",".join(CONFIGS) else f" --configs={args.configs}"
     header = (f"Digits, {args.steps} steps per config, final evaluation of the loop "
               f"(`python experiments/loss_table.py --out={args.out} --steps={args.steps}"
-              f"{subset}`); minutes = wall time of each run on this machine.\n\n")
+              f"{subset}`); minutes = wall time of each run on this machine (summed over "
+              f"resumed segments).\n\n")
     with open(os.path.join(args.out, "loss_table.md"), "w") as f:
         f.write(header + table)
     print(header + table)
