@@ -168,7 +168,10 @@ def _train(config, workdir: str):
             done, steps_since = step + 1, steps_since + 1
             last = done == config.steps
             log = every(config.log_every, done) or last
-            save = every(config.checkpoint_every, done) or last or stop.signal is not None
+            # Read the flag once per step: a signal that lands later in this step (e.g. while
+            # waiting on metrics) is acted on after the next step, which then saves and stops.
+            stopping = stop.signal is not None
+            save = every(config.checkpoint_every, done) or last or stopping
             sample = every(config.sample_every, done) or last
             evaluate = every(config.eval_every, done) or (last and config.eval_every >= 0)
             if len(inflight) >= config.max_inflight_steps or log or save or sample or evaluate:
@@ -214,7 +217,7 @@ def _train(config, workdir: str):
             if log or sample or evaluate:
                 t_log, steps_since = time.time(), 0
                 writer.flush()
-            if stop.signal is not None:
+            if stopping:
                 logging.warning("Signal %d: checkpointed at step %d in %s; exiting. Re-run with "
                                 "the same --workdir to resume.", stop.signal, done, ckpt.directory)
                 break

@@ -1,6 +1,8 @@
 """The loop in-process: exact resume, NaN guard, config/checkpoint mismatch, workdir lock,
 and clear errors for bad config values."""
 import json
+import os
+import signal
 
 import jax
 import numpy as np
@@ -29,6 +31,28 @@ def test_resume_after_stop_replays_exactly(tmp_path):
     assert [r["step"] for r in read_rows(tmp_path / "a")] == [2, 4, 6, 8, 10, 12]
     for x, y in zip(leaves(straight), leaves(resumed)):
         np.testing.assert_array_equal(x, y)
+
+
+def test_signal_while_waiting_on_metrics_still_checkpoints(tmp_path, monkeypatch):
+    # SIGTERM landing inside the loop's wait on metrics (after the step decided not to save)
+    # must still leave a checkpoint at the step the run stopped at. Before the fix the loop
+    # broke out without saving and the stop lost every step since the last checkpoint.
+    config = recipe("dcgan", steps=12, log_every=100, checkpoint_every=100, sample_every=100,
+                    eval_every=-1, max_inflight_steps=1)
+    real_get, calls = jax.device_get, []
+
+    def device_get(x):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_get(x)
+
+    monkeypatch.setattr(jax, "device_get", device_get)
+    state, _ = train.train_and_evaluate(config, str(tmp_path))
+    monkeypatch.setattr(jax, "device_get", real_get)
+    stopped_at = int(np.asarray(state.step).reshape(-1)[0])
+    assert 0 < stopped_at < 12
+    assert checkpoint.Checkpointer(str(tmp_path)).steps()[-1] == stopped_at
 
 
 def test_nan_guard_stops_with_step_player_and_term(tmp_path):
