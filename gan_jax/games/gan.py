@@ -134,16 +134,23 @@ def apply_g_update(state, config, g_grads, g_loss, g_bs, metrics):
     return state, metrics
 
 
-def train_step(state, batch, config):
+def begin_step(state, batch, config):
+    """Everything before a step's last D update and G's update: the nets, the loss, the
+    split batch, the first n_critic - 1 D updates, and the key and z of the last iteration
+    (which G's update shares). Returns (state, g, d, loss, reals, key, z)."""
     reals = critic_batches(batch, config.optim.n_critic)
     g, d = make_nets(config, reals.shape[2:])
     loss = losses.get(config.loss.name)
     key = jax.random.fold_in(state.rng, state.step)
     state = critic_iterations(state, g, d, loss, config, reals, key)
-
-    # Last critic iteration shares its fakes with G's update: one G forward.
     k = jax.random.fold_in(key, reals.shape[0] - 1)
     z = parallel.sharded_normal(jax.random.fold_in(k, 0), (reals.shape[1], config.g.z_dim))
+    return state, g, d, loss, reals, k, z
+
+
+def train_step(state, batch, config):
+    state, g, d, loss, reals, k, z = begin_step(state, batch, config)
+    # The last critic iteration shares its fakes with G's update: one G forward.
     fake, g_vjp, g_bs = jax.vjp(
         lambda p: apply_net(g, p, state.g_batch_stats, z), state.g_params, has_aux=True)
     state, metrics = d_update(state, d, loss, config, reals[-1], jax.lax.stop_gradient(fake),

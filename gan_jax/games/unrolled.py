@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import optax
 
 from gan_jax import losses, parallel
-from gan_jax.games.gan import (apply_g_update, apply_net, critic_batches, critic_iterations,
-                               d_update, examples_per_step, g_loss_fn, init, make_nets, sample)
+from gan_jax.games.gan import (apply_g_update, apply_net, begin_step, d_update,
+                               examples_per_step, g_loss_fn, init, make_nets, sample)
 
 __all__ = ["init", "train_step", "sample", "examples_per_step", "unrolled_g_loss"]
 
@@ -85,16 +85,9 @@ def unrolled_g_loss(g_params, state, config, real, z, key):
 def train_step(state, batch, config):
     """n_critic D updates (games/gan.py), then one G update on the unrolled surrogate."""
     _unroll_config(config)
-    reals = critic_batches(batch, config.optim.n_critic)
-    g, d = make_nets(config, reals.shape[2:])
-    loss = losses.get(config.loss.name)
-    key = jax.random.fold_in(state.rng, state.step)
-    state = critic_iterations(state, g, d, loss, config, reals, key)
-
+    state, g, d, loss, reals, k, z = begin_step(state, batch, config)
     # The last critic iteration shares z and reals with G's surrogate (as in games/gan.py);
     # G's batch statistics advance once, from the surrogate's forward pass.
-    k = jax.random.fold_in(key, reals.shape[0] - 1)
-    z = parallel.sharded_normal(jax.random.fold_in(k, 0), (reals.shape[1], config.g.z_dim))
     fake, _ = apply_net(g, state.g_params, state.g_batch_stats, z)
     state, metrics = d_update(state, d, loss, config, reals[-1], jax.lax.stop_gradient(fake),
                               jax.random.fold_in(k, 1))
