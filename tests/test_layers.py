@@ -118,6 +118,32 @@ def test_conv_matches_flax_conv():
     assert_modules_match([(layers.Conv(4, **kw), nn.Conv(4, **kw)) for kw in kws], x)
 
 
+@pytest.mark.parametrize("features", [1, 3])
+def test_thin_output_conv_matches_flax_conv(features):
+    """Image heads (<= THIN_OUTPUT features, stride 1) take the matmul path; same function."""
+    x = jax.random.normal(jax.random.PRNGKey(9), (2, 11, 9, 5))
+    kws = [dict(kernel_size=(7, 7), padding="VALID"),
+           dict(kernel_size=(3, 3), padding="SAME"),
+           dict(kernel_size=(4, 4), padding=((1, 2), (0, 1)), use_bias=False),
+           dict(kernel_size=(3, 3), padding="CIRCULAR")]
+    assert_modules_match([(layers.Conv(features, **kw), nn.Conv(features, **kw)) for kw in kws],
+                         x)
+
+
+def test_thin_output_conv_takes_the_matmul_path_and_has_second_order_grads():
+    dn = ("NHWC", "HWIO", "NHWC")
+    conv = lambda x, k: layers.conv_general_dilated(x, k, (1, 1), ((1, 1), (0, 2)), None, None,
+                                                    dn)
+    with jax.enable_x64():
+        x = jax.random.normal(jax.random.PRNGKey(7), (2, 5, 4, 3), jnp.float64)
+        k = jax.random.normal(jax.random.PRNGKey(8), (3, 2, 3, layers.THIN_OUTPUT), jnp.float64)
+        jaxpr = str(jax.make_jaxpr(jax.grad(lambda x, k: conv(x, k).sum(), (0, 1)))(x, k))
+        assert "conv_general_dilated" not in jaxpr and "dot_general" in jaxpr
+        check_grads(jax.jit(conv), (x, k), order=2, modes=["rev"], atol=1e-6, rtol=1e-6)
+        wide = jnp.concatenate([k, k], axis=-1)  # more features: the general path
+        assert "conv_general_dilated" in str(jax.make_jaxpr(conv)(x, wide))
+
+
 def check_custom_vjp(order):
     with jax.enable_x64():
         x = jax.random.normal(jax.random.PRNGKey(7), (1, 3, 3, 2), jnp.float64)

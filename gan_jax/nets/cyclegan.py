@@ -40,13 +40,13 @@ class ResidualBlock(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = True):
         bias = self.norm != "batch"
-        y = nn.Conv(self.features, (3, 3), padding="VALID", use_bias=bias,
-                    kernel_init=layers.normal_002, name="conv0")(reflect_pad(x, 1))
+        y = layers.Conv(self.features, (3, 3), padding="VALID", use_bias=bias,
+                        kernel_init=layers.normal_002, name="conv0")(reflect_pad(x, 1))
         y = nn.relu(norm_layer(self.norm, train, self.axis_name, "norm0")(y))
         if self.dropout > 0:
             y = nn.Dropout(self.dropout, deterministic=not train)(y)
-        y = nn.Conv(self.features, (3, 3), padding="VALID", use_bias=bias,
-                    kernel_init=layers.normal_002, name="conv1")(reflect_pad(y, 1))
+        y = layers.Conv(self.features, (3, 3), padding="VALID", use_bias=bias,
+                        kernel_init=layers.normal_002, name="conv1")(reflect_pad(y, 1))
         return x + norm_layer(self.norm, train, self.axis_name, "norm1")(y)
 
 
@@ -80,8 +80,8 @@ class ResnetGenerator(nn.Module):
                                      padding=((1, 2), (1, 2)), use_bias=bias,
                                      kernel_init=layers.normal_002, name=f"up{i}")(x)
             x = nn.relu(norm(f"up{i}_norm")(x))
-        x = nn.Conv(self.channels, (7, 7), padding="VALID", kernel_init=layers.normal_002,
-                    name="head")(reflect_pad(x, 3))
+        x = layers.Conv(self.channels, (7, 7), padding="VALID", kernel_init=layers.normal_002,
+                        name="head")(reflect_pad(x, 3))
         return jnp.tanh(x)
 
 

@@ -66,9 +66,9 @@ class Discriminator(nn.Module):
     def __call__(self, x, train: bool = True, return_features: bool = False):
         n = num_blocks(self.image_size)
         for i in range(n):
-            x = nn.Conv(self.width * min(2 ** i, self.max_mult), (4, 4), (2, 2), padding=PAD1,
-                        use_bias=not (self.batch_norm and i > 0),
-                        kernel_init=layers.normal_002)(x)
+            x = layers.Conv(self.width * min(2 ** i, self.max_mult), (4, 4), (2, 2),
+                            padding=PAD1, use_bias=not (self.batch_norm and i > 0),
+                            kernel_init=layers.normal_002)(x)
             if self.batch_norm and i > 0:
                 x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                                  axis_name=self.axis_name, scale_init=layers.bn_scale_init)(x)

@@ -62,7 +62,7 @@ class PatchDiscriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = True):
-        conv = lambda f, k, s, p, bias=True, name=None: nn.Conv(
+        conv = lambda f, k, s, p, bias=True, name=None: layers.Conv(
             f, (k, k), (s, s), padding=p, use_bias=bias, kernel_init=layers.normal_002, name=name)
         bias = self.norm != "batch"  # the reference drops conv biases only before batch norm
         if self.n_layers == 0:
