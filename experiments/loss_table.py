@@ -94,13 +94,13 @@ def main(argv=None):
         if not done:
             start = time.time()
             train.train_and_evaluate(config, workdir)
+            times[name] = times.get(name, 0.0) + time.time() - start  # every segment counts
+            with open(times_path, "w") as f:
+                json.dump(times, f, indent=1)
             last = max((r["step"] for r in read_rows(workdir) if "d_loss" in r), default=0)
             if last < args.steps:  # stopped early (SIGTERM/SIGINT): rerun to resume it
                 sys.exit(f"{name} stopped at step {last} of {args.steps}; rerun the same "
                          f"command to resume it (finished runs are reused).")
-            times[name] = times.get(name, 0.0) + time.time() - start
-            with open(times_path, "w") as f:
-                json.dump(times, f, indent=1)
         rows.append(summarize(name, config, read_rows(workdir), times.get(name)))
         print(f"{name}: {json.dumps(rows[-1])}", flush=True)
     table = markdown(rows)

@@ -89,3 +89,29 @@ def test_loss_table_trains_2000_steps_without_nan(tmp_path):
         assert f"| {name} |" in table
     assert "nan" not in table.lower(), table
     assert proc.returncode == 0
+
+
+def test_loss_table_counts_the_time_of_a_stopped_segment(tmp_path, monkeypatch):
+    """A run stopped early (SIGTERM) exits asking for a rerun, and its wall time still counts."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("loss_table",
+                                                  os.path.join(ROOT, "experiments/loss_table.py"))
+    loss_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loss_table)
+    clock = iter([100.0, 160.0, 200.0, 230.0])  # segment 1: 60 s, segment 2: 30 s
+    monkeypatch.setattr(loss_table.time, "time", lambda: next(clock))
+    stop_at = [3, 4]
+
+    def fake_train(config, workdir):
+        os.makedirs(workdir, exist_ok=True)
+        last = stop_at.pop(0)
+        with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
+            f.write(json.dumps({"step": last, "d_loss": 0.5, "g_loss": 1.0}) + "\n")
+    monkeypatch.setattr(loss_table.train, "train_and_evaluate", fake_train)
+    argv = [f"--out={tmp_path}", "--configs=hinge", "--steps=4"]
+    with pytest.raises(SystemExit, match="stopped at step 3 of 4"):
+        loss_table.main(argv)
+    assert json.load(open(tmp_path / "times.json")) == {"hinge": 60.0}
+    loss_table.main(argv)
+    assert json.load(open(tmp_path / "times.json")) == {"hinge": 90.0}
+    assert "| hinge | hinge | none | 4 |" in open(tmp_path / "loss_table.md").read()
