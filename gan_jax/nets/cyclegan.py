@@ -63,12 +63,13 @@ class ResnetGenerator(nn.Module):
     def __call__(self, x, train: bool = True):
         bias = self.norm != "batch"
         norm = lambda name: norm_layer(self.norm, train, self.axis_name, name)
-        x = nn.Conv(self.width, (7, 7), padding="VALID", use_bias=bias,
-                    kernel_init=layers.normal_002, name="stem")(reflect_pad(x, 3))
+        x = layers.Conv(self.width, (7, 7), padding="VALID", use_bias=bias,
+                        kernel_init=layers.normal_002, name="stem")(reflect_pad(x, 3))
         x = nn.relu(norm("stem_norm")(x))
         for i in range(2):
-            x = nn.Conv(self.width * 2 ** (i + 1), (3, 3), (2, 2), padding=((1, 1), (1, 1)),
-                        use_bias=bias, kernel_init=layers.normal_002, name=f"down{i}")(x)
+            x = layers.Conv(self.width * 2 ** (i + 1), (3, 3), (2, 2),
+                            padding=((1, 1), (1, 1)), use_bias=bias,
+                            kernel_init=layers.normal_002, name=f"down{i}")(x)
             x = nn.relu(norm(f"down{i}_norm")(x))
         for i in range(self.n_blocks):
             x = ResidualBlock(self.width * 4, self.norm, self.dropout, self.axis_name,
