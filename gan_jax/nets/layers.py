@@ -152,8 +152,7 @@ def _thin_output_bwd(pads, precision, out_type, residuals, dy):
     x, k = residuals
     nd = x.ndim - 2
     xp = _pad_spatial(x, pads)
-    span = [n - o for n, o in zip(xp.shape[1:-1], dy.shape[1:-1])]  # = kernel size - 1
-    shifted = [_pad_spatial(dy, [(t_d, s - t_d) for t_d, s in zip(t, span)])
+    shifted = [_pad_spatial(dy, [(t_d, kd - 1 - t_d) for t_d, kd in zip(t, k.shape[:nd])])
                for t in np.ndindex(*k.shape[:nd])]
     d = jnp.concatenate(shifted, axis=-1).reshape(-1, len(shifted) * dy.shape[-1])
     kmat = _tap_matrix(k)
@@ -276,8 +275,7 @@ def _kernel_grad(x, dy, k_shape, strides, pads, lhs_dil, rhs_dil, precision):
         fixed, moving, step, count = dy, x, strides, dy.shape[1:-1]
         pad = list(pads)
         starts = [[t_d * r for t_d, r in zip(t, rhs_dil)] for t in taps]
-    moving = lax.pad(moving, jnp.zeros((), moving.dtype),
-                     [(0, 0, 0)] + [(lo, hi, 0) for lo, hi in pad] + [(0, 0, 0)])
+    moving = _pad_spatial(moving, pad)
     fixed = fixed.reshape(-1, fixed.shape[-1])
     parts = []
     for st in starts:
