@@ -94,12 +94,13 @@ def test_loss_table_trains_2000_steps_without_nan(tmp_path):
 def test_loss_table_counts_the_time_of_a_stopped_segment(tmp_path, monkeypatch):
     """A run stopped early (SIGTERM) exits asking for a rerun, and its wall time still counts."""
     import importlib.util
+    import types
     spec = importlib.util.spec_from_file_location("loss_table",
                                                   os.path.join(ROOT, "experiments/loss_table.py"))
     loss_table = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(loss_table)
     clock = iter([100.0, 160.0, 200.0, 230.0])  # segment 1: 60 s, segment 2: 30 s
-    monkeypatch.setattr(loss_table.time, "time", lambda: next(clock))
+    monkeypatch.setattr(loss_table, "time", types.SimpleNamespace(time=lambda: next(clock)))
     stop_at = [3, 4]
 
     def fake_train(config, workdir):
