@@ -3,6 +3,7 @@
     python experiments/bench_step.py                       # all rows, 15 timed steps each
     python experiments/bench_step.py --rows=dcgan32 --steps=20 --out=/tmp/bench.md
     python experiments/bench_step.py --rows=dcgan32 --flax_baseline   # + flax.linen.ConvTranspose
+    python experiments/bench_step.py --rows=dcgan32 --baseline=/tmp/base  # + another checkout
 
 Rows (batch, loss, optimizer identical on both sides):
   dcgan32 / dcgan64  configs/dcgan.py nets at 32x32x3 / 64x64x3, nf = 64, z = 128,
@@ -464,18 +465,21 @@ def versions() -> str:
     return ", ".join(f"{n} {md.version(n)}" for n in names) + f", Python {platform.python_version()}"
 
 
-def bench_row(row, steps, warmup, flax_baseline, threads):
-    kinds = [("gan_jax", "jax", False), ("PyTorch", "torch", False)]
+def bench_row(row, steps, warmup, flax_baseline, threads, baseline=""):
+    kinds = [("gan_jax", "jax", False, __file__), ("PyTorch", "torch", False, __file__)]
     if flax_baseline:
-        kinds.append(("gan_jax + flax.linen.ConvTranspose", "jax", True))
+        kinds.append(("gan_jax + flax.linen.ConvTranspose", "jax", True, __file__))
+    if baseline:  # another checkout's gan_jax step: its own bench_step imports its own package
+        kinds.append((f"gan_jax @ {os.path.basename(os.path.normpath(baseline))}", "jax", False,
+                      os.path.join(baseline, "experiments", "bench_step.py")))
     workers = {}
-    for name, fw, fb in kinds:
+    for name, fw, fb, script in kinds:
         args = [f"--worker={fw}", f"--rows={row}", f"--warmup={warmup}", f"--threads={threads}"]
         env = dict(os.environ)
         if fw == "jax" and threads == 1:
             env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
                                 " intra_op_parallelism_threads=1").strip()
-        workers[name] = Worker(__file__, args + (["--flax_baseline"] if fb else []), env)
+        workers[name] = Worker(script, args + (["--flax_baseline"] if fb else []), env)
     interleave(workers, steps)
     flops = workers["PyTorch"].info["flops"]
     ref = float(np.median(workers["PyTorch"].times))
@@ -500,9 +504,16 @@ def main():
     parser.add_argument("--threads", type=int, default=2,
                         help="PyTorch threads; 1 also makes XLA single-threaded (a diagnostic "
                              "on a busy machine: CPU time then holds no spinning)")
+    parser.add_argument("--baseline", default="",
+                        help="also time the gan_jax step of another checkout, e.g. "
+                             "`git worktree add /tmp/base HEAD~1` then --baseline=/tmp/base")
     parser.add_argument("--out", default="", help="also write the markdown table here")
     parser.add_argument("--worker", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.baseline and not os.path.isfile(os.path.join(args.baseline, "experiments",
+                                                         "bench_step.py")):
+        raise ValueError(f"--baseline={args.baseline!r} holds no experiments/bench_step.py; "
+                         f"give the root of a gan_jax checkout (e.g. a git worktree).")
     if args.worker:
         return worker(args.worker, args.rows, args.flax_baseline, args.warmup, args.threads)
     rows = [r for r in args.rows.split(",") if r]
@@ -514,6 +525,7 @@ def main():
             f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}",
             "", f"`python experiments/bench_step.py --rows={','.join(rows)} --steps={args.steps}`"
             + (" --flax_baseline" if args.flax_baseline else "")
+            + (f" --baseline={args.baseline}" if args.baseline else "")
             + (f" --threads={args.threads}" if args.threads != 2 else ""), "",
             "| row | implementation | median ms | min ms | ratio vs PyTorch | GFLOP/s | "
             "CPU ms | compile s | peak RSS MiB (+ over imports) |",
@@ -521,7 +533,8 @@ def main():
     print("\n".join(head), flush=True)
     body, notes = [], []
     for r in rows:
-        lines, flops = bench_row(r, args.steps, args.warmup, args.flax_baseline, args.threads)
+        lines, flops = bench_row(r, args.steps, args.warmup, args.flax_baseline, args.threads,
+                                 args.baseline)
         notes.append(f"{r}: {flops / 1e9:.2f} GFLOP per step")
         print("\n".join(lines), flush=True)
         body += lines
