@@ -450,19 +450,18 @@ def interleave(workers: dict, steps: int):
 
 
 def machine() -> str:
-    model = platform.processor() or "unknown"
+    """'N CPUs (model, widest AVX)' from /proc/cpuinfo (read once; its first CPU's lines)."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    flags = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
+            for line in f:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    isa = "AVX-512" if " avx512f" in flags else "AVX2" if " avx2" in flags else ""
+    flags = fields.get("flags", "").split()
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else ""
+    model = fields.get("model name") or platform.processor() or "unknown"
     return f"{os.cpu_count()} CPUs ({model}{', ' + isa if isa else ''})"
 
 
