@@ -27,13 +27,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import sys
 import time
 
 import numpy as np
 
-from bench_step import ROOT, Worker, interleave, machine, peak_rss_mb, versions
+from bench_step import (ROOT, Worker, finish_table, interleave, load_average, machine,
+                        peak_rss_mb, versions)
 
 PASSES = ("fwd", "dx", "dk")
 # name: (transposed, batch, input size, C_in, C_out, kernel, stride, padding, output padding)
@@ -233,8 +233,7 @@ def main():
         raise ValueError(f"--layers: {', '.join(sorted(wanted - known))} not in rows "
                          f"{', '.join(rows)}; choose from {', '.join(sorted(known))}.")
     head = [f"Convolution benchmark, {datetime.datetime.now().isoformat(timespec='minutes')}; "
-            f"{machine()}; {versions()}; load average at start "
-            f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}",
+            f"{machine()}; {versions()}; load average at start {load_average()}",
             "", f"`python experiments/bench_conv.py --rows={','.join(rows)} --rounds={args.rounds}"
             + (f" --layers={args.layers}" if args.layers else "") + "`", "",
             "| layer | shape | pass | gan_jax ms | flax ms | PyTorch ms | gan_jax/PyTorch | "
@@ -249,11 +248,7 @@ def main():
             lines = bench_layer(r, spec, args.rounds, args.warmup, args.threads)
             print("\n".join(lines), flush=True)
             body += lines
-    tail = ["", "Load average at end " + " ".join(f"{v:.1f}" for v in os.getloadavg()) + "."]
-    print("\n".join(tail))
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write("\n".join(head + body + tail) + "\n")
+    finish_table(head, body, ["", f"Load average at end {load_average()}."], args.out)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_step import ROOT, machine, versions  # noqa: E402
+from bench_step import ROOT, load_average, machine, versions  # noqa: E402
 
 sys.path.insert(0, ROOT)
 import jax  # noqa: E402
@@ -116,8 +116,7 @@ def main():
             print(f"round {r} {mode}: {results[mode][-1][0] * 1e3:.1f} ms/step", flush=True)
     bare = float(np.median([t for t, _ in results["bare"]]))
     lines = [f"Loop benchmark, {datetime.datetime.now().isoformat(timespec='minutes')}; "
-             f"{machine()}; {versions()}; load average at end "
-             f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}", "",
+             f"{machine()}; {versions()}; load average at end {load_average()}", "",
              f"`python experiments/bench_loop.py --steps={args.steps} --rounds={args.rounds}` "
              f"(configs/dcgan.py: batch {config.batch_size}, log every {config.log_every}, samples "
              f"every {config.sample_every}, checkpoints every {config.checkpoint_every}, "

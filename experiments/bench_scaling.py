@@ -25,7 +25,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_step import ROOT, Worker, interleave, machine, serve_steps, versions  # noqa: E402
+from bench_step import (ROOT, Worker, interleave, load_average, machine, serve_steps,  # noqa: E402
+                        versions)
 
 
 def scaling_worker(batch_size: int, warmup: int, width: int):
@@ -81,8 +82,7 @@ def main():
     interleave(workers, args.steps)
     base = float(np.median(workers[counts[0]].times))
     lines = [f"Scaling benchmark, {datetime.datetime.now().isoformat(timespec='minutes')}; "
-             f"{machine()}; {versions()}; load average at end "
-             f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}", "",
+             f"{machine()}; {versions()}; load average at end {load_average()}", "",
              f"`python experiments/bench_scaling.py --devices={args.devices} "
              f"--batch_size={args.batch_size} --width={args.width} --steps={args.steps}` "
              f"(configs/dcgan.py, digits 32x32x1, global batch {args.batch_size})", "",

@@ -500,6 +500,18 @@ def bench_row(row, steps, warmup, flax_baseline, threads, baseline=""):
     return lines, flops
 
 
+def load_average() -> str:
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def finish_table(head, body, tail, out: str):
+    """Prints the tail lines and, with --out, writes the whole markdown table there."""
+    print("\n".join(tail))
+    if out:
+        with open(out, "w") as f:
+            f.write("\n".join(head + body + tail) + "\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", default=",".join(ROWS))
@@ -527,8 +539,7 @@ def main():
         if r not in ROWS:
             raise ValueError(f"--rows: {r!r} is unknown; choose from {', '.join(ROWS)}.")
     head = [f"Step benchmark, {datetime.datetime.now().isoformat(timespec='minutes')}; "
-            f"{machine()}; {versions()}; load average at start "
-            f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}",
+            f"{machine()}; {versions()}; load average at start {load_average()}",
             "", f"`python experiments/bench_step.py --rows={','.join(rows)} --steps={args.steps}`"
             + (" --flax_baseline" if args.flax_baseline else "")
             + (f" --baseline={args.baseline}" if args.baseline else "")
@@ -545,11 +556,8 @@ def main():
         print("\n".join(lines), flush=True)
         body += lines
     tail = ["", "FLOPs (analytic, PyTorch nets): " + "; ".join(notes) + ". Load average at end "
-            + " ".join(f"{v:.1f}" for v in os.getloadavg()) + "."]
-    print("\n".join(tail))
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write("\n".join(head + body + tail) + "\n")
+            + load_average() + "."]
+    finish_table(head, body, tail, args.out)
 
 
 if __name__ == "__main__":
