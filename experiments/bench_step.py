@@ -540,10 +540,10 @@ def main():
             raise ValueError(f"--rows: {r!r} is unknown; choose from {', '.join(ROWS)}.")
     head = [f"Step benchmark, {datetime.datetime.now().isoformat(timespec='minutes')}; "
             f"{machine()}; {versions()}; load average at start {load_average()}",
-            "", f"`python experiments/bench_step.py --rows={','.join(rows)} --steps={args.steps}`"
+            "", f"`python experiments/bench_step.py --rows={','.join(rows)} --steps={args.steps}"
             + (" --flax_baseline" if args.flax_baseline else "")
             + (f" --baseline={args.baseline}" if args.baseline else "")
-            + (f" --threads={args.threads}" if args.threads != 2 else ""), "",
+            + (f" --threads={args.threads}" if args.threads != 2 else "") + "`", "",
             "| row | implementation | median ms | min ms | ratio vs PyTorch | GFLOP/s | "
             "CPU ms | compile s | peak RSS MiB (+ over imports) |",
             "|---|---|---|---|---|---|---|---|---|"]

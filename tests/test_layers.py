@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from gan_jax.nets import layers
+from gan_jax.nets import layers, onednn
 
 RTOL = 2e-5
 
@@ -248,3 +248,90 @@ def test_kernel_gradient_per_tap_and_im2col_paths_match_flax(thin, monkeypatch):
     cv = dict(features=4, kernel_size=(3, 3), strides=(2, 2), padding="SAME")
     assert_modules_match([(layers.ConvTranspose(**ct), nn.ConvTranspose(**ct)),
                           (layers.Conv(**cv), nn.Conv(**cv))], x)
+
+
+# oneDNN path (gan_jax/nets/onednn.py): XLA:CPU's __onednn$convolution custom call.
+needs_onednn = pytest.mark.skipif(not onednn.enabled(),
+                                  reason="oneDNN path is off (untested jaxlib or GAN_JAX_ONEDNN=0)")
+ONEDNN_CASES = [((1, 1), ((1, 1), (1, 1)), (1, 1)),     # 3x3 SAME
+                ((2, 2), ((1, 2), (0, 1)), (1, 1)),     # strided, uneven padding
+                ((1, 2), ((2, 2), (0, 3)), (2, 1)),     # mixed strides, kernel dilation
+                ((1, 1), ((0, 0), (0, 0)), (1, 1))]     # VALID
+
+
+def lax_conv(x, k, strides, pads, rhs_dil=(1, 1)):
+    return jax.lax.conv_general_dilated(x, k, strides, pads, None, rhs_dil,
+                                        ("NHWC", "HWIO", "NHWC"), precision="highest")
+
+
+@needs_onednn
+@pytest.mark.parametrize("strides,pads,rhs_dil", ONEDNN_CASES)
+def test_onednn_conv_matches_lax_and_runs_the_custom_call(strides, pads, rhs_dil):
+    x = jax.random.normal(jax.random.PRNGKey(0), (3, 11, 10, 6))
+    k = jax.random.normal(jax.random.PRNGKey(1), (3, 4, 6, 7))
+    f = jax.jit(lambda x, k: onednn.conv(x, k, strides, pads, rhs_dil))
+    assert_close(f(x, k), lax_conv(x, k, strides, pads, rhs_dil), rtol=1e-5)
+    assert "__onednn$convolution" in f.lower(x, k).compile().as_text()
+    # derivatives (lax's, through the custom JVP), first and second order
+    loss = lambda fn: lambda x, k: jnp.sum(jnp.sin(fn(x, k, strides, pads, rhs_dil)))
+    for argnums in (0, 1):
+        assert_close(jax.grad(loss(onednn.conv), argnums)(x, k),
+                     jax.grad(loss(lax_conv), argnums)(x, k), rtol=1e-5)
+    gp = lambda fn: lambda k: jnp.sum(jax.grad(loss(fn))(x, k) ** 2)
+    assert_close(jax.grad(gp(onednn.conv))(k), jax.grad(gp(lax_conv))(k), rtol=1e-4)
+
+
+@needs_onednn
+def test_onednn_conv_vmap_and_other_platforms_lower_to_lax():
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 3, 8, 8, 4))
+    k = jax.random.normal(jax.random.PRNGKey(1), (3, 3, 4, 5))
+    pads = ((1, 1), (1, 1))
+    conv = lambda x, k: onednn.conv(x, k, (1, 1), pads)
+    ref = jax.vmap(lambda x: lax_conv(x, k, (1, 1), pads))(x)
+    assert_close(jax.jit(jax.vmap(lambda x: conv(x, k)))(x), ref, rtol=1e-5)
+    ks = jnp.stack([k, -k])   # a batched kernel takes lax's convolution
+    assert_close(jax.vmap(conv)(x, ks)[1], -ref[1], rtol=1e-5)
+    traced = jax.jit(conv).trace(x[0], k)
+    assert "__onednn$convolution" in traced.lower(lowering_platforms=("cpu",)).as_text()
+    gpu = traced.lower(lowering_platforms=("cuda",)).as_text()
+    assert "__onednn" not in gpu and "convolution" in gpu
+
+
+@needs_onednn
+def test_layers_conv_uses_onednn_and_can_be_switched_off(monkeypatch):
+    module = layers.Conv(12, (4, 4), (2, 2), padding=((1, 1), (1, 1)))
+    reference = nn.Conv(12, (4, 4), (2, 2), padding=((1, 1), (1, 1)))
+
+    def check(batch, expect_onednn):
+        # GAN_JAX_ONEDNN is read when a convolution is traced, and traces are cached
+        # per shape: a new batch size (and a new function) traces afresh.
+        x = jax.random.normal(jax.random.PRNGKey(0), (batch, 16, 16, 8))
+        params = reference.init(jax.random.PRNGKey(1), x)
+
+        def grads(m):  # the forward and the input gradient are plain convolutions
+            return lambda p, x: jax.grad(lambda p, x: jnp.sum(m.apply(p, x) ** 2), (0, 1))(p, x)
+
+        fast = jax.jit(grads(module))
+        assert ("__onednn$convolution" in fast.lower(params, x).compile().as_text()) \
+            == expect_onednn
+        for a, b in zip(jax.tree.leaves(fast(params, x)),
+                        jax.tree.leaves(grads(reference)(params, x))):
+            assert_close(a, b, rtol=1e-5)
+
+    check(2, True)
+    monkeypatch.setenv("GAN_JAX_ONEDNN", "0")
+    assert not onednn.enabled()
+    check(3, False)
+
+
+def test_onednn_is_used_only_on_tested_jaxlib_and_float32(monkeypatch):
+    x, k = jnp.zeros((1, 4, 4, 2)), jnp.zeros((3, 3, 2, 2))
+    case = ((1, 1), ((1, 1), (1, 1)), (1, 1), (1, 1))
+    monkeypatch.setattr(onednn.jaxlib, "__version__", "0.0.0")
+    assert not onednn.enabled() and not onednn.supported(x, k, *case)
+    monkeypatch.setattr(onednn.jaxlib, "__version__", onednn.TESTED_JAXLIB[0])
+    monkeypatch.delenv("GAN_JAX_ONEDNN", raising=False)
+    assert onednn.supported(x, k, *case)
+    assert not onednn.supported(x.astype(jnp.bfloat16), k, *case)
+    assert not onednn.supported(x, k, (1, 1), ((1, 1), (1, 1)), (2, 2), (1, 1))  # input dilation
+    assert not onednn.supported(x, k, (1, 1), ((-1, 1), (1, 1)), (1, 1), (1, 1))  # negative pad

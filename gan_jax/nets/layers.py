@@ -20,6 +20,12 @@ Efficient Sub-Pixel Convolutional Neural Network". Results agree with lax to
 float rounding. Reverse-mode derivatives of any order are supported; forward
 mode (jax.jvp) is not (custom_vjp).
 
+The plain (not input-dilated) convolutions among these, i.e. every forward of a
+Conv and the input gradients of stride-1 Convs and of every ConvTranspose, run on
+CPU in oneDNN's kernels through XLA:CPU's own custom call (`onednn.py`; 1.4-2x
+faster than XLA's own there); the sub-pixel convolutions stay with XLA, which ran
+them faster.
+
 A stride-1 conv with at most THIN_OUTPUT output features (an image head) is one
 matmul against every tap's kernel plus a sum of shifted slices, and its backward
 two matmuls (`_thin_output_conv`): XLA:CPU ran such convs at ~2 GFLOP/s.
@@ -37,6 +43,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from gan_jax.nets import onednn
 
 # Weight init N(0, 0.02) of DCGAN (Radford 2016) and pix2pix/CycleGAN (Isola 2017).
 normal_002 = nn.initializers.normal(0.02)
@@ -176,11 +184,18 @@ def _conv(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type):
 
 
 def _forward(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type):
-    nd = x.ndim - 2
     if max(lhs_dil) > 1 and max(strides) == 1 and max(rhs_dil) == 1:
         return _subpixel_forward(x, k, lhs_dil, pads, precision, out_type)
-    return lax.conv_general_dilated(x, k, strides, pads, lhs_dil, rhs_dil, _channels_last(nd),
-                                    precision=precision, preferred_element_type=out_type)
+    return _plain_conv(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type)
+
+
+def _plain_conv(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type):
+    """One convolution: oneDNN's kernels on CPU where `onednn` takes the case, else lax's."""
+    if out_type in (None, jnp.float32) and onednn.supported(x, k, strides, pads, lhs_dil, rhs_dil):
+        return onednn.conv(x, k, strides, pads, rhs_dil)
+    return lax.conv_general_dilated(x, k, strides, pads, lhs_dil, rhs_dil,
+                                    _channels_last(x.ndim - 2), precision=precision,
+                                    preferred_element_type=out_type)
 
 
 def _subpixel_forward(x, k, dil, pads, precision, out_type):
@@ -214,6 +229,8 @@ def _subpixel_forward(x, k, dil, pads, precision, out_type):
     kernel = kernel.transpose(order)
     kernel = kernel.reshape(kernel.shape[:nd + 1] + (-1,))
     xp = lax.pad(x, jnp.zeros((), x.dtype), x_pads + [(0, 0, 0)])
+    # lax, not oneDNN: oneDNN ran these stride-1 convs over few, wide blocks 1.0-1.3x slower
+    # than XLA:CPU (bench_conv rows dcgan32/dcgan64, 2026-12-02).
     y = lax.conv_general_dilated(xp, kernel, (1,) * nd, "VALID", dimension_numbers=_channels_last(nd),
                                  precision=precision, preferred_element_type=out_type)
     blocks = y.shape[1:-1]
