@@ -30,7 +30,6 @@ import jax.numpy as jnp
 import jaxlib
 from jax import lax
 from jax.extend.core import Primitive
-from jax._src.interpreters import mlir as mlir_internal  # custom_call with a backend config
 from jax.interpreters import batching, mlir
 
 TESTED_JAXLIB = ("0.10.2",)
@@ -75,6 +74,9 @@ def _config(strides, pads, rhs_dil) -> str:
 
 
 def _cpu_lowering(ctx, x, k, *, strides, pads, rhs_dil, out_shape):
+    # jax's custom_call with a backend config is private; imported only when lowering, which
+    # happens only on the tested jax/jaxlib (enabled()).
+    from jax._src.interpreters import mlir as mlir_internal
     del out_shape
     out_type = mlir.aval_to_ir_type(ctx.module_context, ctx.avals_out[0])
     call = mlir_internal.custom_call(
