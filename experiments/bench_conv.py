@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import sys
 import time
 
 import numpy as np
 
 from bench_step import (ROOT, Worker, finish_table, interleave, load_average, machine,
-                        peak_rss_mb, versions)
+                        serve_steps, versions)
 
 PASSES = ("fwd", "dx", "dk")
 # name: (transposed, batch, input size, C_in, C_out, kernel, stride, padding, output padding)
@@ -78,20 +77,25 @@ def macs(spec) -> int:
     return b * positions * k * k * c * f
 
 
+def jax_layer(spec, impl: str = "gan_jax", use_bias: bool = True):
+    """The row's layer as gan_jax's `layers.Conv` / `ConvTranspose` or (impl='flax') flax's,
+    with PyTorch's padding (and output padding) as explicit flax padding."""
+    import flax.linen as nn
+    from gan_jax.nets import layers
+    _, transposed, _, _, _, f, k, s, p, op = spec
+    lib = layers if impl == "gan_jax" else nn
+    if transposed:
+        return lib.ConvTranspose(f, (k, k), (s, s), ((k - 1 - p, k - 1 - p + op),) * 2,
+                                 use_bias=use_bias)
+    return lib.Conv(f, (k, k), (s, s), ((p, p),) * 2, use_bias=use_bias)
+
+
 def jax_passes(spec, impl: str):
     """{pass: callable} for gan_jax's or flax's layer; each call blocks on its result."""
-    import flax.linen as nn
     import jax
     import jax.numpy as jnp
-    from gan_jax.nets import layers
-    _, transposed, b, n, c, f, k, s, p, op = spec
-    if transposed:  # PyTorch's ConvTranspose2d(p, output_padding) as explicit padding
-        pads = ((k - 1 - p, k - 1 - p + op),) * 2
-        cls = layers.ConvTranspose if impl == "gan_jax" else nn.ConvTranspose
-    else:
-        pads = ((p, p),) * 2
-        cls = layers.Conv if impl == "gan_jax" else nn.Conv
-    module = cls(f, (k, k), (s, s), padding=pads)
+    _, _, b, n, c, f, _, _, _, _ = spec
+    module = jax_layer(spec, impl)
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.standard_normal((b, n, n, c)), jnp.float32)
     params = module.init(jax.random.PRNGKey(0), x)
@@ -136,7 +140,6 @@ def check_layer(spec, batch: int = 2):
     import jax.numpy as jnp
     import torch
     import torch.nn.functional as F
-    from gan_jax.nets import layers
     name, transposed, _, n, c, f, k, s, p, op = spec
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(batch, c, n, n, generator=gen, requires_grad=True)
@@ -145,21 +148,17 @@ def check_layer(spec, batch: int = 2):
     dy = torch.randn(batch, f, m, m, generator=gen)
     y = F.conv_transpose2d(x, w, None, s, p, op) if transposed else F.conv2d(x, w, None, s, p)
     dx, dw = torch.autograd.grad(y, (x, w), dy)
-    if transposed:  # PyTorch's [C, F, k, k] correlates the dilated input with the flipped kernel
-        kernel = w.detach().flip(2, 3).permute(2, 3, 0, 1)
-        module = layers.ConvTranspose(f, (k, k), (s, s), ((k - 1 - p, k - 1 - p + op),) * 2,
-                                      use_bias=False)
-    else:
-        kernel = w.detach().permute(2, 3, 1, 0)
-        module = layers.Conv(f, (k, k), (s, s), ((p, p),) * 2, use_bias=False)
+    # PyTorch's weight as a flax kernel: ConvTranspose2d's [C, F, k, k] correlates the
+    # dilated input with the flipped kernel; Conv2d's is [F, C, k, k].
+    as_kernel = lambda t: jnp.asarray((t.detach().flip(2, 3).permute(2, 3, 0, 1) if transposed
+                                       else t.detach().permute(2, 3, 1, 0)).numpy())
+    module = jax_layer(spec, use_bias=False)
     nhwc = lambda t: jnp.asarray(t.detach().permute(0, 2, 3, 1).numpy())
-    params = {"params": {"kernel": jnp.asarray(kernel.numpy())}}
+    params = {"params": {"kernel": as_kernel(w)}}
     yj, vjp = jax.vjp(lambda prm, x: module.apply(prm, x), params, nhwc(x))
     dkj, dxj = vjp(nhwc(dy))
     dkj = dkj["params"]["kernel"]
-    dw_as_kernel = dw.flip(2, 3).permute(2, 3, 0, 1) if transposed else dw.permute(2, 3, 1, 0)
-    for what, a, b in (("output", yj, nhwc(y)), ("dx", dxj, nhwc(dx)),
-                       ("dk", dkj, jnp.asarray(dw_as_kernel.numpy()))):
+    for what, a, b in (("output", yj, nhwc(y)), ("dx", dxj, nhwc(dx)), ("dk", dkj, as_kernel(dw))):
         err = float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
         if not err < 1e-4:
             raise AssertionError(f"layer {name}: gan_jax's {what} differs from PyTorch's "
@@ -168,28 +167,21 @@ def check_layer(spec, batch: int = 2):
 
 
 def worker(impl: str, row: str, layer: str, warmup: int, threads: int):
-    """Serves timed rounds of the three passes of one layer (bench_step's Worker protocol)."""
+    """Serves timed rounds of the three passes of one layer (bench_step's worker protocol;
+    a round reports the three pass times)."""
     sys.path.insert(0, ROOT)
     spec = next(sp for sp in LAYERS[row] if sp[0] == layer)
     passes = torch_passes(spec, threads) if impl == "PyTorch" else jax_passes(spec, impl)
-    t = time.perf_counter()
-    for fn in passes.values():
-        fn()
-    first = time.perf_counter() - t
-    for _ in range(warmup):
-        for fn in passes.values():
-            fn()
-    print(json.dumps({"first_s": first}), flush=True)
-    for line in sys.stdin:
-        if line.strip() != "step":
-            break
-        times, c = [], time.process_time()
+
+    def round_of_passes():
+        times = []
         for name in PASSES:
             t = time.perf_counter()
             passes[name]()
             times.append(time.perf_counter() - t)
-        print(json.dumps({"t": times, "cpu": time.process_time() - c}), flush=True)
-    print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)
+        return times
+
+    serve_steps(round_of_passes, warmup, {})
 
 
 def bench_layer(row, spec, rounds, warmup, threads):

@@ -371,7 +371,9 @@ def torch_step(row: str, threads: int):
 # --------------------------------------------------------------------------- workers
 def serve_steps(step, warmup: int, info: dict):
     """Worker side: times the first call and `warmup` more, prints `info` + those as JSON,
-    then runs and times one step per 'step' line on stdin; 'done' prints peak memory."""
+    then runs and times one step per 'step' line on stdin; 'done' prints peak memory.
+    A step that returns a list of times (its parts, timed by itself) reports that list
+    as its time instead of the wall time of the whole call."""
     t = time.perf_counter()
     step()
     first = time.perf_counter() - t
@@ -386,9 +388,10 @@ def serve_steps(step, warmup: int, info: dict):
         if line.strip() != "step":
             break
         t, c = time.perf_counter(), time.process_time()
-        step()
-        print(json.dumps({"t": time.perf_counter() - t, "cpu": time.process_time() - c}),
-              flush=True)
+        parts = step()
+        elapsed = time.perf_counter() - t
+        print(json.dumps({"t": elapsed if parts is None else parts,
+                          "cpu": time.process_time() - c}), flush=True)
     print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)
 
 

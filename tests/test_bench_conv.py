@@ -20,16 +20,16 @@ def test_gan_jax_layer_equals_pytorch(row, spec):
 
 
 def test_out_size_and_macs_match_pytorch():
+    """Against the PyTorch modules: their output size, and bench_step's forward-hook count of
+    their multiply-adds (one example, times the batch)."""
+    import bench_step
     for _, spec in SPECS:
         _, transposed, b, n, c, f, k, s, p, op = spec
         conv = (torch.nn.ConvTranspose2d(c, f, k, s, p, op) if transposed
                 else torch.nn.Conv2d(c, f, k, s, p))
-        with torch.no_grad():
-            y = conv(torch.zeros(1, c, n, n))
-        assert y.shape[-1] == bench_conv.out_size(spec)
-        # multiply-adds: every output (conv) or input (transposed) position x k^2 x C x F
-        positions = n * n if transposed else y.shape[-1] ** 2
-        assert bench_conv.macs(spec) == b * positions * k * k * c * f
+        macs, y = bench_step.torch_macs(conv, torch.zeros(1, c, n, n))
+        assert y.shape[-2:] == (bench_conv.out_size(spec),) * 2
+        assert bench_conv.macs(spec) == b * macs
 
 
 def test_check_fails_when_the_layers_differ(monkeypatch):
