@@ -282,6 +282,22 @@ def test_onednn_conv_matches_lax_and_runs_the_custom_call(strides, pads, rhs_dil
 
 
 @needs_onednn
+@pytest.mark.parametrize("strides,pads,rhs_dil", ONEDNN_CASES)
+def test_onednn_conv_reads_a_hwoi_kernel(strides, pads, rhs_dil):
+    # swap_io: the kernel's last two axes are (out, in); no transpose is materialized.
+    x = jax.random.normal(jax.random.PRNGKey(0), (3, 11, 10, 6))
+    k = jax.random.normal(jax.random.PRNGKey(1), (3, 4, 7, 6))
+    f = jax.jit(lambda x, k: onednn.conv(x, k, strides, pads, rhs_dil, swap_io=True))
+    ref = lambda x, k: lax_conv(x, jnp.swapaxes(k, 2, 3), strides, pads, rhs_dil)
+    assert_close(f(x, k), ref(x, k), rtol=1e-5)
+    hlo = f.lower(x, k).compile().as_text()
+    assert "__onednn$convolution" in hlo and "transpose" not in hlo
+    loss = lambda fn: lambda x, k: jnp.sum(jnp.sin(fn(x, k)))
+    for got, want in zip(jax.grad(loss(f), (0, 1))(x, k), jax.grad(loss(ref), (0, 1))(x, k)):
+        assert_close(got, want, rtol=1e-5)
+
+
+@needs_onednn
 def test_onednn_conv_vmap_and_other_platforms_lower_to_lax():
     x = jax.random.normal(jax.random.PRNGKey(0), (2, 3, 8, 8, 4))
     k = jax.random.normal(jax.random.PRNGKey(1), (3, 3, 4, 5))

@@ -113,7 +113,8 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     if (rhs.shape[-1] <= THIN_OUTPUT and max(strides + lhs_dil + rhs_dil) == 1
             and np.prod(rhs.shape[:nd]) > 1):
         return _thin_output_conv(lhs, rhs, pads, precision, preferred_element_type)
-    return _conv(lhs, rhs, strides, pads, lhs_dil, rhs_dil, precision, preferred_element_type)
+    return _conv(lhs, rhs, strides, pads, lhs_dil, rhs_dil, precision, preferred_element_type,
+                 False)
 
 
 THIN_OUTPUT = 3  # output features at most this: an RGB or grey image head
@@ -183,18 +184,26 @@ def _thin_output_bwd(pads, precision, out_type, residuals, dy):
 _thin_output_conv.defvjp(_thin_output_fwd, _thin_output_bwd)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5, 6, 7))
-def _conv(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type):
-    return _forward(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5, 6, 7, 8))
+def _conv(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type, adjoint):
+    """The convolution with kernel k, or with `adjoint`, with kernel rev(k)^T (spatially
+    flipped, in and out features swapped): the input gradient's kernel, passed unflipped so
+    that the paths below that can read it as it is need not materialize it."""
+    return _forward(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type, adjoint)
 
 
-def _forward(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type):
+def _flip_swap(k):
+    return jnp.swapaxes(lax.rev(k, tuple(range(k.ndim - 2))), -1, -2)
+
+
+def _forward(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type, adjoint):
     if max(lhs_dil) > 1 and max(strides) == 1:
         if out_type in (None, jnp.float32) and native.supported(x, k):
-            return _native_input_dilated(x, k, lhs_dil, pads, rhs_dil, precision)
+            return _native_input_dilated(x, k, lhs_dil, pads, rhs_dil, precision, adjoint)
         if max(rhs_dil) == 1:
+            k = _flip_swap(k) if adjoint else k
             return _subpixel_forward(x, k, lhs_dil, pads, precision, out_type)
-    return _plain_conv(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type)
+    return _plain_conv(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type, adjoint)
 
 
 def _adjoint(k_shape, x_shape, y_shape, lhs_dil, pads, rhs_dil):
@@ -208,33 +217,38 @@ def _adjoint(k_shape, x_shape, y_shape, lhs_dil, pads, rhs_dil):
     return list(zip(low, high))
 
 
-def _native_input_dilated(x, k, lhs_dil, pads, rhs_dil, precision):
+def _native_input_dilated(x, k, lhs_dil, pads, rhs_dil, precision, adjoint):
     """y = x (*)_{lhs s} k (a transposed conv, or a strided conv's input gradient) in oneDNN:
     the input gradient (backward data) of its adjoint strided conv, with x as that conv's
-    output gradient. Where the adjoint's pads are negative, y's rows it never reads are 0."""
-    y_shape = jax.eval_shape(lambda x, k: lax.conv_general_dilated(
-        x, k, (1, 1), pads, lhs_dil, rhs_dil, _channels_last(2)), x, k).shape
-    adjoint = _adjoint(k.shape, x.shape, y_shape, lhs_dil, pads, rhs_dil)
-    crop = [(max(0, -lo), max(0, -hi)) for lo, hi in adjoint]
+    output gradient and kernel rev(k)^T; with `adjoint`, k is that kernel already. Where
+    the adjoint's pads are negative, y's rows it never reads are 0."""
+    kf = k if adjoint else _flip_swap(k)
+    y_shape = jax.eval_shape(lambda x, kf: lax.conv_general_dilated(
+        x, _flip_swap(kf), (1, 1), pads, lhs_dil, rhs_dil, _channels_last(2)), x, kf).shape
+    adj_pads = _adjoint(kf.shape, x.shape, y_shape, lhs_dil, pads, rhs_dil)
+    crop = [(max(0, -lo), max(0, -hi)) for lo, hi in adj_pads]
     inner = (y_shape[0],) + tuple(n - a - b for n, (a, b) in zip(y_shape[1:3], crop)) \
         + (y_shape[3],)
-    adjoint = tuple((max(0, lo), max(0, hi)) for lo, hi in adjoint)
-    kf = jnp.swapaxes(lax.rev(k, (0, 1)), 2, 3)
+    adj_pads = tuple((max(0, lo), max(0, hi)) for lo, hi in adj_pads)
 
     def xla(x, kf):  # the same function in lax ops: y over the rows the adjoint reads
-        y = lax.conv_general_dilated(x, jnp.swapaxes(lax.rev(kf, (0, 1)), 2, 3), (1, 1), pads,
+        y = lax.conv_general_dilated(x, _flip_swap(kf), (1, 1), pads,
                                      lhs_dil, rhs_dil, _channels_last(2), precision=precision)
         return lax.slice(y, (0, crop[0][0], crop[1][0], 0),
                          (y.shape[0], y.shape[1] - crop[0][1], y.shape[2] - crop[1][1],
                           y.shape[3]))
-    y = native.input_grad(x, kf, inner, lhs_dil, adjoint, rhs_dil, xla)
+    y = native.input_grad(x, kf, inner, lhs_dil, adj_pads, rhs_dil, xla)
     return _pad_spatial(y, crop)
 
 
-def _plain_conv(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type):
-    """One convolution: oneDNN's kernels on CPU where `onednn` takes the case, else lax's."""
+def _plain_conv(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type, adjoint):
+    """One convolution: oneDNN's kernels on CPU where `onednn` takes the case, else lax's.
+    oneDNN reads an adjoint's kernel with in and out swapped: only the flip is copied."""
     if out_type in (None, jnp.float32) and onednn.supported(x, k, strides, pads, lhs_dil, rhs_dil):
+        if adjoint:
+            return onednn.conv(x, lax.rev(k, (0, 1)), strides, pads, rhs_dil, swap_io=True)
         return onednn.conv(x, k, strides, pads, rhs_dil)
+    k = _flip_swap(k) if adjoint else k
     return lax.conv_general_dilated(x, k, strides, pads, lhs_dil, rhs_dil,
                                     _channels_last(x.ndim - 2), precision=precision,
                                     preferred_element_type=out_type)
@@ -285,22 +299,25 @@ def _subpixel_forward(x, k, dil, pads, precision, out_type):
     return lax.slice(y, start, limit)
 
 
-def _conv_fwd(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type):
-    return _forward(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type), (x, k)
+def _conv_fwd(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type, adjoint):
+    y = _forward(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type, adjoint)
+    return y, (x, k)
 
 
-def _conv_bwd(strides, pads, lhs_dil, rhs_dil, precision, out_type, residuals, dy):
+def _conv_bwd(strides, pads, lhs_dil, rhs_dil, precision, out_type, adjoint, residuals, dy):
     x, k = residuals
     nd = x.ndim - 2
-    spatial = tuple(range(nd))
-    # JAX's transpose rule for the input: a conv of dy with the flipped, transposed kernel.
+    # JAX's transpose rule for the input: a conv of dy with the flipped, transposed kernel,
+    # i.e. the adjoint of this one (the adjoint of an adjoint has kernel k again).
     ksize = [_dilate(n, d) for n, d in zip(k.shape[:nd], rhs_dil)]
     low = [kd - 1 - p for kd, (p, _) in zip(ksize, pads)]
     high = [_dilate(n, dl) + kd - 1 - _dilate(o, s) - lo for n, dl, kd, o, s, lo in
             zip(x.shape[1:-1], lhs_dil, ksize, dy.shape[1:-1], strides, low)]
-    k_t = jnp.swapaxes(lax.rev(k, spatial), -1, -2).astype(dy.dtype)
-    dx = _conv(dy, k_t, lhs_dil, tuple(zip(low, high)), strides, rhs_dil, precision, None)
-    dk = _kernel_grad(x, dy, k.shape, strides, pads, lhs_dil, rhs_dil, precision)
+    dx = _conv(dy, k.astype(dy.dtype), lhs_dil, tuple(zip(low, high)), strides, rhs_dil,
+               precision, None, not adjoint)
+    k_shape = k.shape[:nd] + (k.shape[-1], k.shape[-2]) if adjoint else k.shape
+    dk = _kernel_grad(x, dy, k_shape, strides, pads, lhs_dil, rhs_dil, precision)
+    dk = _flip_swap(dk) if adjoint else dk
     return dx.astype(x.dtype), dk.astype(k.dtype)
 
 
