@@ -81,33 +81,30 @@ std::shared_ptr<Plan> MakePlan(const Shape& s, bool blocked) {
       eng, dnnl::prop_kind::forward_training, direct, a_src, a_wei, a_dst, s.strides,
       s.dilations, s.pad_lo, s.pad_hi, attr);
   auto plan = std::make_shared<Plan>();
+  // The primitive, and per role (input, input, output) its argument, the user's layout and
+  // the one the primitive chose.
+  auto set = [&](dnnl::primitive prim, const dnnl::primitive_desc_base& pd,
+                 const int (&args)[3], const memory::desc (&user)[3]) {
+    plan->prim = prim;
+    for (int i = 0; i < 3; ++i) {
+      plan->args[i] = args[i], plan->user[i] = user[i];
+      plan->used[i] = pd.query_md(dnnl::query::exec_arg_md, args[i]);
+    }
+    plan->scratch_bytes = pd.scratchpad_desc().get_size();
+  };
   if (s.kind == kForward) {
-    plan->prim = dnnl::convolution_forward(fwd);
-    plan->used[0] = fwd.src_desc(), plan->used[1] = fwd.weights_desc();
-    plan->used[2] = fwd.dst_desc();
-    plan->user[0] = src, plan->user[1] = wei, plan->user[2] = dst;
-    plan->args[0] = DNNL_ARG_SRC, plan->args[1] = DNNL_ARG_WEIGHTS, plan->args[2] = DNNL_ARG_DST;
-    plan->scratch_bytes = fwd.scratchpad_desc().get_size();
+    set(dnnl::convolution_forward(fwd), fwd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
+        {src, wei, dst});
   } else if (s.kind == kBackwardData) {
     auto pd = dnnl::convolution_backward_data::primitive_desc(
         eng, direct, a_src, a_wei, a_dst, s.strides, s.dilations, s.pad_lo, s.pad_hi, fwd, attr);
-    plan->prim = dnnl::convolution_backward_data(pd);
-    plan->used[0] = pd.diff_dst_desc(), plan->used[1] = pd.weights_desc();
-    plan->used[2] = pd.diff_src_desc();
-    plan->user[0] = dst, plan->user[1] = wei, plan->user[2] = src;
-    plan->args[0] = DNNL_ARG_DIFF_DST, plan->args[1] = DNNL_ARG_WEIGHTS;
-    plan->args[2] = DNNL_ARG_DIFF_SRC;
-    plan->scratch_bytes = pd.scratchpad_desc().get_size();
+    set(dnnl::convolution_backward_data(pd), pd,
+        {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC}, {dst, wei, src});
   } else {
     auto pd = dnnl::convolution_backward_weights::primitive_desc(
         eng, direct, a_src, a_wei, a_dst, s.strides, s.dilations, s.pad_lo, s.pad_hi, fwd, attr);
-    plan->prim = dnnl::convolution_backward_weights(pd);
-    plan->used[0] = pd.src_desc(), plan->used[1] = pd.diff_dst_desc();
-    plan->used[2] = pd.diff_weights_desc();
-    plan->user[0] = src, plan->user[1] = dst, plan->user[2] = wei;
-    plan->args[0] = DNNL_ARG_SRC, plan->args[1] = DNNL_ARG_DIFF_DST;
-    plan->args[2] = DNNL_ARG_DIFF_WEIGHTS;
-    plan->scratch_bytes = pd.scratchpad_desc().get_size();
+    set(dnnl::convolution_backward_weights(pd), pd,
+        {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS}, {src, dst, wei});
   }
   for (int i = 0; i < 3; ++i) {
     plan->reorder[i] = plan->used[i] != plan->user[i];
