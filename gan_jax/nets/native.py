@@ -105,7 +105,7 @@ def build(cache_dir: Optional[str] = None) -> Path:
 
 
 def available() -> bool:
-    """True when kernel gradients go to oneDNN on CPU (built and loaded here, not off)."""
+    """True when the handler is built and loaded here (and not switched off)."""
     if os.environ.get("GAN_JAX_NATIVE", "1") in ("0", "false", "False"):
         return False
     with _lock:
@@ -117,10 +117,10 @@ def available() -> bool:
                 _state.update(ok=True, lib=lib, why="")
             except LookupError as e:  # an optional prerequisite: say why, quietly
                 _state.update(ok=False, why=str(e))
-                logging.info("gan_jax: oneDNN kernel gradients off: %s", e)
+                logging.info("gan_jax: oneDNN handler off: %s", e)
             except (RuntimeError, OSError) as e:
                 _state.update(ok=False, why=str(e))
-                logging.warning("gan_jax: oneDNN kernel gradients off, XLA's used instead: %s",
+                logging.warning("gan_jax: oneDNN handler off, XLA formulations used instead: %s",
                                 e)
     return _state["ok"]
 
