@@ -315,9 +315,7 @@ def _conv_bwd(strides, pads, lhs_dil, rhs_dil, precision, out_type, adjoint, res
             zip(x.shape[1:-1], lhs_dil, ksize, dy.shape[1:-1], strides, low)]
     dx = _conv(dy, k.astype(dy.dtype), lhs_dil, tuple(zip(low, high)), strides, rhs_dil,
                precision, None, not adjoint)
-    k_shape = k.shape[:nd] + (k.shape[-1], k.shape[-2]) if adjoint else k.shape
-    dk = _kernel_grad(x, dy, k_shape, strides, pads, lhs_dil, rhs_dil, precision)
-    dk = _flip_swap(dk) if adjoint else dk
+    dk = _kernel_grad(x, dy, k.shape, strides, pads, lhs_dil, rhs_dil, precision, adjoint)
     return dx.astype(x.dtype), dk.astype(k.dtype)
 
 
@@ -327,27 +325,32 @@ _conv.defvjp(_conv_fwd, _conv_bwd)
 THIN_CHANNELS = 16
 
 
-def _kernel_grad(x, dy, k_shape, strides, pads, lhs_dil, rhs_dil, precision):
-    """The kernel gradient: in oneDNN on CPU where `native` is available, else XLA's.
+def _kernel_grad(x, dy, k_shape, strides, pads, lhs_dil, rhs_dil, precision, adjoint):
+    """The gradient w.r.t. _conv's kernel argument k (of shape k_shape; the kernel is
+    rev(k)^T with `adjoint`): in oneDNN on CPU where `native` is available, else XLA's.
 
     oneDNN's primitive takes plain convolutions. An input-dilated stride-1 one (a
     transposed conv, or a strided conv's input gradient) y = x (*)_{lhs s} k is handled
     through its adjoint: <dy, y> = <x, dy (*)_{stride s} kf> with kf = rev(k)^T (in and
     out features swapped), so dk = rev(kf')^T where kf' is the kernel gradient of that
-    strided conv with dy as its input and x as its output gradient.
+    strided conv with dy as its input and x as its output gradient; with `adjoint`, kf'
+    is already the gradient wanted.
     """
-    xla = functools.partial(_kernel_grad_xla, k_shape=k_shape, strides=strides, pads=pads,
-                            lhs_dil=lhs_dil, rhs_dil=rhs_dil, precision=precision)
-    if not native.supported(x, dy) or (max(lhs_dil) > 1 and max(strides) > 1):
-        return xla(x, dy)
-    if max(lhs_dil) == 1:
+    nd = x.ndim - 2
+    if adjoint:  # the kernel the convolution applies
+        k_shape = tuple(k_shape[:nd]) + (k_shape[-1], k_shape[-2])
+    if native.supported(x, dy) and max(lhs_dil) > 1 and max(strides) == 1:
+        dy, adjoint_pads = _crop_negative_pads(
+            dy, _adjoint(k_shape, x.shape, dy.shape, lhs_dil, pads, rhs_dil))
+        swapped = tuple(k_shape[:2]) + (k_shape[3], k_shape[2])
+        kf = _native_kernel_grad(dy, x, swapped, lhs_dil, adjoint_pads, rhs_dil, precision)
+        return kf if adjoint else _flip_swap(kf)
+    if native.supported(x, dy) and max(lhs_dil) == 1:
         x, pads = _crop_negative_pads(x, pads)
-        return _native_kernel_grad(x, dy, k_shape, strides, pads, rhs_dil, precision)
-    dy, adjoint_pads = _crop_negative_pads(
-        dy, _adjoint(k_shape, x.shape, dy.shape, lhs_dil, pads, rhs_dil))
-    swapped = tuple(k_shape[:2]) + (k_shape[3], k_shape[2])
-    kf = _native_kernel_grad(dy, x, swapped, lhs_dil, adjoint_pads, rhs_dil, precision)
-    return jnp.swapaxes(lax.rev(kf, (0, 1)), 2, 3)
+        dk = _native_kernel_grad(x, dy, k_shape, strides, pads, rhs_dil, precision)
+    else:
+        dk = _kernel_grad_xla(x, dy, k_shape, strides, pads, lhs_dil, rhs_dil, precision)
+    return _flip_swap(dk) if adjoint else dk
 
 
 def _native_kernel_grad(x, dy, k_shape, strides, pads, rhs_dil, precision):

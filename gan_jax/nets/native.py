@@ -6,7 +6,7 @@ kernels, in their blocked layouts, at 150-240 on the same 2-core AVX-512 machine
 (README, issue #8), and its backward-data kernels run input-dilated convolutions
 (transposed convs) 1.3-2x faster than XLA's sub-pixel convs. jaxlib links oneDNN but
 exposes only its forward convolution (`onednn.py`), so this module compiles a small FFI
-handler (csrc/onednn_conv.cc: forward, backward data, backward weights, in oneDNN's
+handler (csrc/onednn_conv.cc: backward data and backward weights, in oneDNN's
 blocked layouts but for a few shapes, by a fixed rule so that runs replay exactly) against the
 oneDNN wheel `onednn-devel-cpu-gomp` (a dependency on Linux x86-64) and jaxlib's FFI
 headers, with the C++ compiler on PATH (`CXX`, else g++ or c++). The library is built
@@ -136,13 +136,7 @@ def supported(a, b) -> bool:
             and min(a.shape) > 0 and min(b.shape) > 0 and available())
 
 
-FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS = 0, 1, 2
-
-
-def conv(x, k, strides, pads, rhs_dil, fallback: Callable):
-    """y = conv(x, k, strides, pads >= 0, kernel dilation rhs_dil): NHWC x HWIO -> NHWC."""
-    out = jax.eval_shape(fallback, x, k)
-    return _call(x, k, FORWARD, tuple(out.shape), _attrs(strides, pads, rhs_dil), fallback)
+BACKWARD_DATA, BACKWARD_WEIGHTS = 1, 2  # the handler's `kind`
 
 
 def input_grad(dy, k, x_shape, strides, pads, rhs_dil, fallback: Callable):

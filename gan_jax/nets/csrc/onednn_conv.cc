@@ -1,6 +1,6 @@
-// 2-D channels-last convolutions run by oneDNN, as one XLA FFI handler with three kinds:
+// The two backward passes of a 2-D channels-last convolution y = x (*) k, run by oneDNN,
+// as one XLA FFI handler (XLA's own oneDNN custom call runs the forwards, onednn.py):
 //
-//   kind 0, forward:          (x, k)  -> y   y = x (*) k
 //   kind 1, backward data:    (dy, k) -> dx  the adjoint of the forward in x
 //   kind 2, backward weights: (x, dy) -> dk  the adjoint of the forward in k
 //
@@ -27,7 +27,7 @@ namespace {
 using dnnl::memory;
 using tag = dnnl::memory::format_tag;
 
-enum Kind { kForward = 0, kBackwardData = 1, kBackwardWeights = 2 };
+enum Kind { kBackwardData = 1, kBackwardWeights = 2 };
 
 // A plan: the primitive, and for its two inputs and one output (in that order) the
 // user's layout, the primitive's layout and the reorder between them where they differ.
@@ -77,6 +77,7 @@ std::shared_ptr<Plan> MakePlan(const Shape& s, bool blocked) {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   const auto direct = dnnl::algorithm::convolution_direct;
+  // The forward's descriptor: oneDNN's hint for the backward ones.
   auto fwd = dnnl::convolution_forward::primitive_desc(
       eng, dnnl::prop_kind::forward_training, direct, a_src, a_wei, a_dst, s.strides,
       s.dilations, s.pad_lo, s.pad_hi, attr);
@@ -92,10 +93,7 @@ std::shared_ptr<Plan> MakePlan(const Shape& s, bool blocked) {
     }
     plan->scratch_bytes = pd.scratchpad_desc().get_size();
   };
-  if (s.kind == kForward) {
-    set(dnnl::convolution_forward(fwd), fwd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
-        {src, wei, dst});
-  } else if (s.kind == kBackwardData) {
+  if (s.kind == kBackwardData) {
     auto pd = dnnl::convolution_backward_data::primitive_desc(
         eng, direct, a_src, a_wei, a_dst, s.strides, s.dilations, s.pad_lo, s.pad_hi, fwd, attr);
     set(dnnl::convolution_backward_data(pd), pd,
@@ -184,13 +182,12 @@ ffi::Error Conv(ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b, ffi::ResultBuf
                 ffi::Span<const int64_t> pad_lo, ffi::Span<const int64_t> pad_hi) {
   auto ad = a.dimensions(), bd = b.dimensions(), od = out->dimensions();
   if (ad.size() != 4 || bd.size() != 4 || od.size() != 4 || strides.size() != 2 ||
-      dilations.size() != 2 || pad_lo.size() != 2 || pad_hi.size() != 2 || kind < 0 || kind > 2) {
-    return ffi::Error::InvalidArgument("gan_jax oneDNN conv: expects 2-D NHWC / HWIO, kind 0-2");
+      dilations.size() != 2 || pad_lo.size() != 2 || pad_hi.size() != 2 || kind < 1 || kind > 2) {
+    return ffi::Error::InvalidArgument("gan_jax oneDNN conv: expects 2-D NHWC / HWIO, kind 1 or 2");
   }
   Shape s{static_cast<Kind>(kind), {}, {}, {}, Dims(strides), Dims(dilations), Dims(pad_lo),
           Dims(pad_hi)};
   for (auto& d : s.dilations) d -= 1;  // oneDNN: 0 = no dilation
-  if (kind == kForward) s.src = Nchw(ad), s.wei = Oihw(bd), s.dst = Nchw(od);
   if (kind == kBackwardData) s.dst = Nchw(ad), s.wei = Oihw(bd), s.src = Nchw(od);
   if (kind == kBackwardWeights) s.src = Nchw(ad), s.dst = Nchw(bd), s.wei = Oihw(od);
   void* const data[3] = {a.untyped_data(), b.untyped_data(), out->untyped_data()};
