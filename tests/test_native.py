@@ -122,7 +122,7 @@ def test_a_build_error_names_the_cause(monkeypatch, tmp_path):
         native.build(str(tmp_path / "cache"))
 
 
-def test_a_float64_or_3d_input_keeps_xla():
+def test_a_half_precision_or_3d_input_keeps_xla():
     x = np.ones((2, 8, 8, 3))
     assert not native.supported(jnp.asarray(x, jnp.float16), jnp.ones((2, 4, 4, 5)))
     assert not native.supported(jnp.ones((2, 8, 8, 8, 3)), jnp.ones((2, 4, 4, 4, 5)))
