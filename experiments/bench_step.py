@@ -28,7 +28,13 @@ ready. Reported: median and min step time, ratio gan_jax/PyTorch of medians,
 achieved GFLOP/s = analytic FLOPs / median (2 x multiply-adds of every Conv,
 ConvTranspose and Linear of the PyTorch nets, counted with forward hooks; a step
 is 3 x G's forward + 8 x D's forward: D's update runs D on reals and fakes with a
-full backward, G's update one D forward + input gradient and G's backward),
+full backward, G's update one D forward + input gradient and G's backward);
+% of peak = that over the machine's practical float32 peak, measured before the rows
+(`peak_gflops`: the best of 20 2048x2048 products in jax and in PyTorch and of PyTorch's
+fastest conv kernel on this machine); the table's last line turns that peak into the lowest
+ratio any implementation of the step's operations could read (every FLOP at the peak;
+gan_jax's SN-GAN nets do fewer operations than these for upsample+conv and conv+pool,
+so they can pass 100%);
 median CPU time of the worker process per step (all threads; steadier than wall
 time on a shared machine, but it counts spinning threads too),
 compile time (gan_jax: first call minus a steady step; PyTorch: first step minus
@@ -368,6 +374,37 @@ def torch_step(row: str, threads: int):
     return step, 2 * (3 * macs_g + 8 * macs_d)
 
 
+def peak_gflops(framework: str, threads: int, repeats: int = 20) -> float:
+    """The machine's practical float32 peak as the framework reaches it: GFLOP/s of its best
+    (of `repeats`) 2048x2048 matrix product, and for PyTorch also of its channels-last
+    forward of dcgan64's D4 conv (64x8x8x256 -> 512, 4x4 stride 2), the fastest kernel
+    measured on the benchmark machine (oneDNN's, above its products there)."""
+    def best(fn, flop):
+        fn()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return flop / min(times) / 1e9
+
+    n = 2048
+    if framework != "torch":
+        import jax
+        import jax.numpy as jnp
+        a = jnp.asarray(np.random.default_rng(0).random((n, n), np.float32))
+        f = jax.jit(lambda a: a @ a)
+        return best(lambda: f(a).block_until_ready(), 2 * n ** 3)
+    import torch
+    torch.set_num_threads(threads)
+    a = torch.rand(n, n)
+    x = torch.randn(64, 256, 8, 8).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(512, 256, 4, 4).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        conv = best(lambda: torch.nn.functional.conv2d(x, w, None, 2, 1), 2 * 64 * 16 * 512 * 4096)
+    return max(best(lambda: a @ a, 2 * n ** 3), conv)
+
+
 # --------------------------------------------------------------------------- workers
 def serve_steps(step, warmup: int, info: dict):
     """Worker side: times the first call and `warmup` more, prints `info` + those as JSON,
@@ -398,6 +435,9 @@ def serve_steps(step, warmup: int, info: dict):
 def worker(framework: str, row: str, flax_baseline: bool, warmup: int, threads: int):
     """Builds the row's step for `framework` ('jax' or 'torch') and serves timed steps."""
     sys.path.insert(0, ROOT)
+    if row == "peak":
+        print(json.dumps({"peak_gflops": peak_gflops(framework, threads)}), flush=True)
+        return
     flops = None
     if framework == "torch":
         import torch  # noqa: F401
@@ -409,6 +449,25 @@ def worker(framework: str, row: str, flax_baseline: bool, warmup: int, threads: 
         base_rss = rss_mb()
         step = jax_step(row, flax_baseline)
     serve_steps(step, warmup, {"flops": flops, "base_rss_mb": base_rss})
+
+
+def measure_peak(threads: int) -> dict:
+    """{framework: peak_gflops}, measured one process at a time."""
+    peaks = {}
+    for fw in ("jax", "torch"):
+        args = [f"--worker={fw}", "--rows=peak", f"--threads={threads}"]
+        p = subprocess.run([sys.executable, os.path.abspath(__file__)] + args, cwd=ROOT,
+                           env=worker_env(fw, threads), capture_output=True, text=True, check=True)
+        peaks[fw] = json.loads(p.stdout.strip().splitlines()[-1])["peak_gflops"]
+    return peaks
+
+
+def worker_env(framework: str, threads: int) -> dict:
+    env = dict(os.environ)
+    if framework == "jax" and threads == 1:
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+                            " intra_op_parallelism_threads=1").strip()
+    return env
 
 
 class Worker:
@@ -474,7 +533,7 @@ def versions() -> str:
     return ", ".join(f"{n} {md.version(n)}" for n in names) + f", Python {platform.python_version()}"
 
 
-def bench_row(row, steps, warmup, flax_baseline, threads, baseline=""):
+def bench_row(row, steps, warmup, flax_baseline, threads, peak, baseline=""):
     kinds = [("gan_jax", "jax", False, __file__), ("PyTorch", "torch", False, __file__)]
     if flax_baseline:
         kinds.append(("gan_jax + flax.linen.ConvTranspose", "jax", True, __file__))
@@ -484,11 +543,8 @@ def bench_row(row, steps, warmup, flax_baseline, threads, baseline=""):
     workers = {}
     for name, fw, fb, script in kinds:
         args = [f"--worker={fw}", f"--rows={row}", f"--warmup={warmup}", f"--threads={threads}"]
-        env = dict(os.environ)
-        if fw == "jax" and threads == 1:
-            env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
-                                " intra_op_parallelism_threads=1").strip()
-        workers[name] = Worker(script, args + (["--flax_baseline"] if fb else []), env)
+        workers[name] = Worker(script, args + (["--flax_baseline"] if fb else []),
+                               worker_env(fw, threads))
     interleave(workers, steps)
     flops = workers["PyTorch"].info["flops"]
     ref = float(np.median(workers["PyTorch"].times))
@@ -498,9 +554,13 @@ def bench_row(row, steps, warmup, flax_baseline, threads, baseline=""):
         compile_s = max(w.info["first_s"] - med, 0.0)
         cpu = float(np.median(w.cpu))
         lines.append(f"| {row} | {name} | {med * 1e3:.1f} | {min(w.times) * 1e3:.1f} | "
-                     f"{med / ref:.2f} | {flops / med / 1e9:.1f} | {cpu * 1e3:.0f} | {compile_s:.1f} | "
+                     f"{med / ref:.2f} | {flops / med / 1e9:.1f} | {flops / med / 1e9 / peak:.0%} | "
+                     f"{cpu * 1e3:.0f} | {compile_s:.1f} | "
                      f"{w.info['peak_rss_mb']:.0f} (+{w.info['peak_rss_mb'] - w.info['base_rss_mb']:.0f}) |")
-    return lines, flops
+    at_peak = flops / peak / 1e9
+    note = (f"{row} {flops / 1e9:.2f} GFLOP per step, every FLOP at the peak "
+            f"{at_peak * 1e3:.1f} ms = ratio {at_peak / ref:.2f}")
+    return lines, note
 
 
 def load_average() -> str:
@@ -548,18 +608,22 @@ def main():
             + (f" --baseline={args.baseline}" if args.baseline else "")
             + (f" --threads={args.threads}" if args.threads != 2 else "") + "`", "",
             "| row | implementation | median ms | min ms | ratio vs PyTorch | GFLOP/s | "
-            "CPU ms | compile s | peak RSS MiB (+ over imports) |",
-            "|---|---|---|---|---|---|---|---|---|"]
+            "% of peak | CPU ms | compile s | peak RSS MiB (+ over imports) |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(head), flush=True)
+    peaks = measure_peak(args.threads)
+    peak = max(peaks.values())
     body, notes = [], []
     for r in rows:
-        lines, flops = bench_row(r, args.steps, args.warmup, args.flax_baseline, args.threads,
-                                 args.baseline)
-        notes.append(f"{r}: {flops / 1e9:.2f} GFLOP per step")
+        lines, note = bench_row(r, args.steps, args.warmup, args.flax_baseline, args.threads,
+                                peak, args.baseline)
+        notes.append(note)
         print("\n".join(lines), flush=True)
         body += lines
-    tail = ["", "FLOPs (analytic, PyTorch nets): " + "; ".join(notes) + ". Load average at end "
-            + load_average() + "."]
+    tail = ["", f"Peak (measured before the rows, see `peak_gflops`): {peak:.0f} GFLOP/s (jax "
+            f"{peaks['jax']:.0f}, PyTorch {peaks['torch']:.0f}). "
+            "FLOPs (analytic, PyTorch nets) and the lowest ratio they allow: " + "; ".join(notes)
+            + ". Load average at end " + load_average() + "."]
     finish_table(head, body, tail, args.out)
 
 
