@@ -40,7 +40,10 @@ time on a shared machine, but it counts spinning threads too),
 compile time (gan_jax: first call minus a steady step; PyTorch: first step minus
 a steady step) and peak memory (each worker's peak resident set size, and its
 growth over the RSS after imports). torch.set_num_threads(2) and XLA on all cores
-(--threads=1: both single-threaded).
+(--threads=1: both single-threaded). gan_jax's worker sets glibc's allocator as
+gan_jax.main does (gan_jax/hostmem.py: freed memory kept, so XLA's per-step buffers do
+not fault their pages in again); PyTorch's runs with glibc's defaults, as its users'
+scripts do.
 """
 from __future__ import annotations
 
@@ -444,8 +447,9 @@ def worker(framework: str, row: str, flax_baseline: bool, warmup: int, threads: 
         base_rss = rss_mb()
         step, flops = torch_step(row, threads)
     else:
+        from gan_jax import hostmem
+        hostmem.keep_freed_memory()  # as gan_jax.main does, before XLA's threads allocate
         import jax  # noqa: F401
-        import gan_jax  # noqa: F401
         base_rss = rss_mb()
         step = jax_step(row, flax_baseline)
     serve_steps(step, warmup, {"flops": flops, "base_rss_mb": base_rss})
