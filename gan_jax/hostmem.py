@@ -5,8 +5,9 @@ large ones are mmap'd, or land in per-thread arenas that are given back when emp
 every step faults their pages in again: 54k minor faults per dcgan64 step (220 MB) and
 35k per CycleGAN step, against PyTorch's 23k and 14k on the same steps (README, issue
 #8). `keep_freed_memory()` sets glibc's allocator to one arena, no mmap'd chunks and a
-2 GB trim threshold; after it those steps faulted 1.5k and 2.6k pages and ran 3-5%
-faster in CPU time. The process keeps its peak heap: that is the trade.
+2 GB trim threshold; after it those steps faulted 1.5k and 2.6k pages, and in
+interleaved runs against the code without it took 1-5% less time and CPU time on
+CycleGAN and dcgan64 (none on dcgan32). The process keeps its peak heap: the trade.
 
 `gan_jax.main` calls it before any JAX call, as do the benchmark workers' gan_jax sides
 (bench_step.py, bench_loop.py); a notebook can call it first thing. It changes the whole
