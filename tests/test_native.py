@@ -114,7 +114,7 @@ def test_other_platforms_and_the_switch_use_xla(monkeypatch):
 def test_a_build_error_names_the_cause(monkeypatch, tmp_path):
     broken = tmp_path / "onednn_conv.cc"
     broken.write_text("#include <cstdint>\nthis is not C++;\n")
-    monkeypatch.setattr(native, "SOURCE", broken)
+    monkeypatch.setattr(native, "SOURCES", [broken] + native.SOURCES[1:])
     with pytest.raises(RuntimeError, match="onednn_conv.cc.*failed"):
         native.build(str(tmp_path / "cache"))
     monkeypatch.setattr(native, "ONEDNN_DIST", "no-such-onednn-dist")

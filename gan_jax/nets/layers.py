@@ -49,7 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from gan_jax.nets import native, onednn
+from gan_jax.nets import native, onednn, winograd
 
 # Weight init N(0, 0.02) of DCGAN (Radford 2016) and pix2pix/CycleGAN (Isola 2017).
 normal_002 = nn.initializers.normal(0.02)
@@ -203,6 +203,12 @@ def _forward(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type, adjoint
         if max(rhs_dil) == 1:
             k = _flip_swap(k) if adjoint else k
             return _subpixel_forward(x, k, lhs_dil, pads, precision, out_type)
+    k_shape = k.shape[:-2] + (k.shape[-1], k.shape[-2]) if adjoint else k.shape
+    if out_type in (None, jnp.float32) and winograd.applies(x.shape, k_shape, strides, lhs_dil,
+                                                            rhs_dil, pads, x.dtype):
+        plain = lambda x, k: lax.conv_general_dilated(x, k, strides, pads, lhs_dil, rhs_dil,
+                                                      _channels_last(2), precision=precision)
+        return winograd.strided_conv(x, _flip_swap(k) if adjoint else k, pads, plain)
     return _plain_conv(x, k, strides, pads, lhs_dil, rhs_dil, precision, out_type, adjoint)
 
 
@@ -237,7 +243,10 @@ def _native_input_dilated(x, k, lhs_dil, pads, rhs_dil, precision, adjoint):
         return lax.slice(y, (0, crop[0][0], crop[1][0], 0),
                          (y.shape[0], y.shape[1] - crop[0][1], y.shape[2] - crop[1][1],
                           y.shape[3]))
-    y = native.input_grad(x, kf, inner, lhs_dil, adj_pads, rhs_dil, xla)
+    if winograd.applies(inner, kf.shape, lhs_dil, (1, 1), rhs_dil, adj_pads, x.dtype):
+        y = winograd.strided_conv_input_grad(x, kf, adj_pads, inner, xla)
+    else:
+        y = native.input_grad(x, kf, inner, lhs_dil, adj_pads, rhs_dil, xla)
     return _pad_spatial(y, crop)
 
 

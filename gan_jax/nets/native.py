@@ -44,7 +44,9 @@ from jax import lax
 TARGET = "gan_jax_onednn_conv"
 ONEDNN_DIST = "onednn-devel-cpu-gomp"  # headers; depends on the library:
 ONEDNN_RUNTIME = "onednn-cpu-gomp"
-SOURCE = Path(__file__).with_name("csrc") / "onednn_conv.cc"
+WINOGRAD_TARGET = "gan_jax_winograd"  # csrc/winograd.cc: transforms and batched products
+MATMUL_TARGET = "gan_jax_matmul"
+SOURCES = [Path(__file__).with_name("csrc") / name for name in ("onednn_conv.cc", "winograd.cc")]
 _lock = threading.Lock()
 _state: dict = {}
 
@@ -84,12 +86,12 @@ def build(cache_dir: Optional[str] = None) -> Path:
     cxx = _compiler()
     cache = Path(cache_dir or os.environ.get("GAN_JAX_CACHE_DIR")
                  or Path.home() / ".cache" / "gan_jax") / "native"
-    flags = ["-O2", "-std=c++17", "-shared", "-fPIC", "-isystem", jax.ffi.include_dir(),
-             "-isystem", str(include), str(SOURCE), "-L", str(libdir), "-l:libdnnl.so.3",
-             f"-Wl,-rpath,{libdir}"]
+    flags = ["-O3", "-std=c++17", "-shared", "-fPIC", "-fopenmp", "-isystem",
+             jax.ffi.include_dir(), "-isystem", str(include), *map(str, SOURCES), "-L",
+             str(libdir), "-l:libdnnl.so.3", f"-Wl,-rpath,{libdir}"]
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
-    digest = hashlib.sha256("\0".join([SOURCE.read_text(), jaxlib.__version__, version,
-                                       *flags]).encode()).hexdigest()[:16]
+    digest = hashlib.sha256("\0".join([*(f.read_text() for f in SOURCES), jaxlib.__version__,
+                                       version, *flags]).encode()).hexdigest()[:16]
     out = cache / f"onednn_conv-{digest}.so"
     if out.exists():
         return out
@@ -98,7 +100,7 @@ def build(cache_dir: Optional[str] = None) -> Path:
         part = Path(tmp) / out.name
         done = subprocess.run([cxx, *flags, "-o", str(part)], capture_output=True, text=True)
         if done.returncode != 0:
-            raise RuntimeError(f"compiling {SOURCE.name} with {cxx} failed:\n"
+            raise RuntimeError(f"compiling {' '.join(f.name for f in SOURCES)} with {cxx} failed:\n"
                                + done.stderr[-4000:])
         os.replace(part, out)  # atomic: concurrent builders (several processes) agree
     return out
@@ -112,8 +114,10 @@ def available() -> bool:
         if "ok" not in _state:
             try:
                 lib = ctypes.cdll.LoadLibrary(str(build()))
-                jax.ffi.register_ffi_target(TARGET, jax.ffi.pycapsule(lib.GanJaxConv),
-                                            platform="cpu")
+                for target, symbol in ((TARGET, lib.GanJaxConv),
+                                       (WINOGRAD_TARGET, lib.GanJaxWinograd),
+                                       (MATMUL_TARGET, lib.GanJaxMatmul)):
+                    jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(symbol), platform="cpu")
                 _state.update(ok=True, lib=lib, why="")
             except LookupError as e:  # an optional prerequisite: say why, quietly
                 _state.update(ok=False, why=str(e))

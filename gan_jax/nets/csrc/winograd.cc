@@ -1,0 +1,310 @@
+// Winograd's minimal filtering F(m x m, 2 x 2) (Lavin & Gray 2016, "Fast Algorithms for
+// Convolutional Neural Networks") for 2x2 stride-1 VALID convolutions of NHWC images,
+// which is what a 4x4 stride-2 convolution becomes after space-to-depth (winograd.py).
+// Two XLA FFI handlers, built into the same library as onednn_conv.cc by native.py:
+//
+//   GanJaxWinograd  the four linear maps around the products, `kind`:
+//     1  x [N,H,W,C]   -> V [a*a, P, C]   V[k,l] = BT d BT^T  of each a x a input tile d
+//     2  V             -> x               the transpose of 1 (overlapping tiles summed)
+//     3  M [a*a, P, O] -> y [N,Ho,Wo,O]   each m x m output tile AT M AT^T, cropped to Ho, Wo
+//     4  y             -> M               the transpose of 3
+//     5  g [4, K, O]   -> U [a*a, K, O]   U[k,l] = G g G^T of a 2x2 kernel (taps i*2+j)
+//   with a = m + 1, tiles at stride m (P = N * ceil((H-1)/m) * ceil((W-1)/m), Ho = H - 1),
+//   zeros outside the image; BT [a, a], AT [m, a] and G [a, 2] come as attributes.
+//   GanJaxMatmul    c[b] = op(a[b]) op(b[b]), op = transpose where ta / tb, in oneDNN's
+//     matmul (the a*a products of a Winograd convolution, batched).
+//
+// The transforms are OpenMP loops over tiles, vectorized over the contiguous channels.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+namespace {
+
+constexpr int kMaxA = 8;
+
+// Tile geometry: x is [N, H, W, C]; tiles of a = m + 1 rows/cols at stride m.
+struct Geo {
+  int64_t n, h, w, c, m, a, th, tw;
+  int64_t P() const { return n * th * tw; }
+};
+
+// kind 1: x -> V[a*a, P, C],  V[k,l] = sum_ij BT[k,i] x[i,j] BT[l,j]
+// kind 2: V -> x (transpose of 1)
+// kind 3: M[a*a, P, O] -> y[N, Ho, Wo, O],  y[i,j] = sum_kl AT[i,k] M[k,l] AT[j,l]
+// kind 4: y -> M (transpose of 3)
+void In(const Geo& g, const float* bt, const float* x, float* v) {
+  const int64_t a = g.a, C = g.c, P = g.P();
+#pragma omp parallel
+  {
+    std::vector<float> d(a * a * C), t(a * a * C);
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < P; ++p) {
+      int64_t b = p / (g.th * g.tw), ti = (p / g.tw) % g.th, tj = p % g.tw;
+      for (int64_t i = 0; i < a; ++i)
+        for (int64_t j = 0; j < a; ++j) {
+          int64_t r = ti * g.m + i, s = tj * g.m + j;
+          float* dst = &d[(i * a + j) * C];
+          if (r < g.h && s < g.w) std::memcpy(dst, x + ((b * g.h + r) * g.w + s) * C, C * 4);
+          else std::memset(dst, 0, C * 4);
+        }
+      // t[k, j] = sum_i bt[k, i] d[i, j]
+      for (int64_t k = 0; k < a; ++k)
+        for (int64_t j = 0; j < a; ++j) {
+          float* o = &t[(k * a + j) * C];
+          std::memset(o, 0, C * 4);
+          for (int64_t i = 0; i < a; ++i) {
+            float f = bt[k * a + i];
+            if (f == 0.f) continue;
+            const float* s = &d[(i * a + j) * C];
+            for (int64_t c = 0; c < C; ++c) o[c] += f * s[c];
+          }
+        }
+      for (int64_t k = 0; k < a; ++k)
+        for (int64_t l = 0; l < a; ++l) {
+          float* o = v + ((k * a + l) * P + p) * C;
+          std::memset(o, 0, C * 4);
+          for (int64_t j = 0; j < a; ++j) {
+            float f = bt[l * a + j];
+            if (f == 0.f) continue;
+            const float* s = &t[(k * a + j) * C];
+            for (int64_t c = 0; c < C; ++c) o[c] += f * s[c];
+          }
+        }
+    }
+  }
+}
+
+void InT(const Geo& g, const float* bt, const float* v, float* x) {
+  const int64_t a = g.a, C = g.c, P = g.P();
+  std::memset(x, 0, g.n * g.h * g.w * C * 4);
+  for (int phase = 0; phase < 4; ++phase) {
+#pragma omp parallel
+    {
+      std::vector<float> t(a * a * C), e(C);
+#pragma omp for schedule(static)
+      for (int64_t p = 0; p < P; ++p) {
+        int64_t b = p / (g.th * g.tw), ti = (p / g.tw) % g.th, tj = p % g.tw;
+        if ((ti % 2) * 2 + (tj % 2) != phase) continue;
+        // t[k, j] = sum_l V[k, l] bt[l, j]
+        for (int64_t k = 0; k < a; ++k)
+          for (int64_t j = 0; j < a; ++j) {
+            float* o = &t[(k * a + j) * C];
+            std::memset(o, 0, C * 4);
+            for (int64_t l = 0; l < a; ++l) {
+              float f = bt[l * a + j];
+              if (f == 0.f) continue;
+              const float* s = v + ((k * a + l) * P + p) * C;
+              for (int64_t c = 0; c < C; ++c) o[c] += f * s[c];
+            }
+          }
+        for (int64_t i = 0; i < a; ++i)
+          for (int64_t j = 0; j < a; ++j) {
+            int64_t r = ti * g.m + i, s = tj * g.m + j;
+            if (r >= g.h || s >= g.w) continue;
+            float* o = x + ((b * g.h + r) * g.w + s) * C;
+            for (int64_t k = 0; k < a; ++k) {
+              float f = bt[k * a + i];
+              if (f == 0.f) continue;
+              const float* src = &t[(k * a + j) * C];
+              for (int64_t c = 0; c < C; ++c) o[c] += f * src[c];
+            }
+          }
+      }
+    }
+  }
+}
+
+void Out(const Geo& g, const float* at, const float* mm, float* y, int64_t ho, int64_t wo) {
+  const int64_t a = g.a, m = g.m, O = g.c, P = g.P();
+#pragma omp parallel
+  {
+    std::vector<float> t(m * a * O);
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < P; ++p) {
+      int64_t b = p / (g.th * g.tw), ti = (p / g.tw) % g.th, tj = p % g.tw;
+      // t[i, l] = sum_k at[i, k] M[k, l]
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t l = 0; l < a; ++l) {
+          float* o = &t[(i * a + l) * O];
+          std::memset(o, 0, O * 4);
+          for (int64_t k = 0; k < a; ++k) {
+            float f = at[i * a + k];
+            if (f == 0.f) continue;
+            const float* s = mm + ((k * a + l) * P + p) * O;
+            for (int64_t c = 0; c < O; ++c) o[c] += f * s[c];
+          }
+        }
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < m; ++j) {
+          int64_t r = ti * m + i, s = tj * m + j;
+          if (r >= ho || s >= wo) continue;
+          float* o = y + ((b * ho + r) * wo + s) * O;
+          std::memset(o, 0, O * 4);
+          for (int64_t l = 0; l < a; ++l) {
+            float f = at[j * a + l];
+            if (f == 0.f) continue;
+            const float* src = &t[(i * a + l) * O];
+            for (int64_t c = 0; c < O; ++c) o[c] += f * src[c];
+          }
+        }
+    }
+  }
+}
+
+void OutT(const Geo& g, const float* at, const float* y, float* mm, int64_t ho, int64_t wo) {
+  const int64_t a = g.a, m = g.m, O = g.c, P = g.P();
+#pragma omp parallel
+  {
+    std::vector<float> d(m * m * O), t(a * m * O);
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < P; ++p) {
+      int64_t b = p / (g.th * g.tw), ti = (p / g.tw) % g.th, tj = p % g.tw;
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < m; ++j) {
+          int64_t r = ti * m + i, s = tj * m + j;
+          float* dst = &d[(i * m + j) * O];
+          if (r < ho && s < wo) std::memcpy(dst, y + ((b * ho + r) * wo + s) * O, O * 4);
+          else std::memset(dst, 0, O * 4);
+        }
+      // t[k, j] = sum_i at[i, k] d[i, j]
+      for (int64_t k = 0; k < a; ++k)
+        for (int64_t j = 0; j < m; ++j) {
+          float* o = &t[(k * m + j) * O];
+          std::memset(o, 0, O * 4);
+          for (int64_t i = 0; i < m; ++i) {
+            float f = at[i * a + k];
+            if (f == 0.f) continue;
+            const float* s = &d[(i * m + j) * O];
+            for (int64_t c = 0; c < O; ++c) o[c] += f * s[c];
+          }
+        }
+      for (int64_t k = 0; k < a; ++k)
+        for (int64_t l = 0; l < a; ++l) {
+          float* o = mm + ((k * a + l) * P + p) * O;
+          std::memset(o, 0, O * 4);
+          for (int64_t j = 0; j < m; ++j) {
+            float f = at[j * a + l];
+            if (f == 0.f) continue;
+            const float* s = &t[(k * m + j) * O];
+            for (int64_t c = 0; c < O; ++c) o[c] += f * s[c];
+          }
+        }
+    }
+  }
+}
+
+ffi::Error Wino(ffi::Buffer<ffi::F32> in, ffi::ResultBuffer<ffi::F32> out, int64_t kind,
+                int64_t m, ffi::Span<const float> bt, ffi::Span<const float> at,
+                ffi::Span<const float> gm) {
+  const int64_t a = m + 1;
+  if (a > kMaxA || static_cast<int64_t>(bt.size()) != a * a ||
+      static_cast<int64_t>(at.size()) != m * a || static_cast<int64_t>(gm.size()) != a * 2)
+    return ffi::Error::InvalidArgument("winograd: bad transform matrices");
+  auto id = in.dimensions(), od = out->dimensions();
+  if (kind == 5) {  // g [4, K, O] -> U [a*a, K, O]
+    const int64_t inner = id[1] * id[2];
+    const float* g = in.typed_data();
+    float* u = out->typed_data();
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < a * a; ++t) {
+      const int64_t k = t / a, l = t % a;
+      float c[4];
+      for (int i = 0; i < 2; ++i)
+        for (int j = 0; j < 2; ++j) c[i * 2 + j] = gm[k * 2 + i] * gm[l * 2 + j];
+      float* o = u + t * inner;
+      for (int64_t e = 0; e < inner; ++e)
+        o[e] = c[0] * g[e] + c[1] * g[inner + e] + c[2] * g[2 * inner + e] + c[3] * g[3 * inner + e];
+    }
+    return ffi::Error::Success();
+  }
+  auto tiles = [m](int64_t n) { return (n + m - 1) / m; };
+  if (kind == 1 || kind == 2) {  // image [N,H,W,C] <-> V [a*a, P, C]
+    auto xd = kind == 1 ? id : od;
+    Geo g{xd[0], xd[1], xd[2], xd[3], m, a, tiles(xd[1] - 1), tiles(xd[2] - 1)};
+    if (kind == 1) In(g, bt.begin(), in.typed_data(), out->typed_data());
+    else InT(g, bt.begin(), in.typed_data(), out->typed_data());
+  } else {  // M [a*a, P, O] <-> y [N, Ho, Wo, O]
+    auto yd = kind == 3 ? od : id;
+    Geo g{yd[0], 0, 0, yd[3], m, a, tiles(yd[1]), tiles(yd[2])};
+    if (kind == 3) Out(g, at.begin(), in.typed_data(), out->typed_data(), yd[1], yd[2]);
+    else OutT(g, at.begin(), in.typed_data(), out->typed_data(), yd[1], yd[2]);
+  }
+  return ffi::Error::Success();
+}
+
+using dnnl::memory;
+using tag = memory::format_tag;
+struct Plan { dnnl::matmul prim; memory::desc a, b, c; size_t scratch; };
+dnnl::engine& MatmulEngine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+ffi::Error Bmm(ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b, ffi::ResultBuffer<ffi::F32> c,
+               int64_t ta, int64_t tb) {
+  auto ad = a.dimensions(), bd = b.dimensions(), cd = c->dimensions();
+  int64_t B = cd[0], M = cd[1], N = cd[2], K = ta ? ad[1] : ad[2];
+  std::string key = std::to_string(B) + "," + std::to_string(M) + "," + std::to_string(N) + "," +
+                    std::to_string(K) + "," + std::to_string(ta) + std::to_string(tb);
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::shared_ptr<Plan>> plans;
+  std::shared_ptr<Plan> plan;
+  try {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      auto& slot = plans[key];
+      if (!slot) {
+        auto f32 = memory::data_type::f32;
+        memory::desc amd({B, M, K}, f32, ta ? tag::acb : tag::abc);
+        memory::desc bmd({B, K, N}, f32, tb ? tag::acb : tag::abc);
+        memory::desc cmd({B, M, N}, f32, tag::abc);
+        dnnl::primitive_attr attr;
+        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+        auto pd = dnnl::matmul::primitive_desc(MatmulEngine(), amd, bmd, cmd, attr);
+        slot = std::make_shared<Plan>(Plan{dnnl::matmul(pd), amd, bmd, cmd, pd.scratchpad_desc().get_size()});
+      }
+      plan = slot;
+    }
+    auto& eng = MatmulEngine();
+    thread_local dnnl::stream stream(eng);
+    thread_local std::vector<char> scratch;
+    if (scratch.size() < plan->scratch + 64) scratch.resize(plan->scratch + 64);
+    memory sm(memory::desc({(int64_t)plan->scratch}, memory::data_type::u8, tag::a), eng, scratch.data());
+    plan->prim.execute(stream, {{DNNL_ARG_SRC, memory(plan->a, eng, a.untyped_data())},
+                                {DNNL_ARG_WEIGHTS, memory(plan->b, eng, b.untyped_data())},
+                                {DNNL_ARG_DST, memory(plan->c, eng, c->untyped_data())},
+                                {DNNL_ARG_SCRATCHPAD, sm}});
+    stream.wait();
+  } catch (const std::exception& e) {
+    return ffi::Error::Internal(std::string("bmm: ") + e.what());
+  }
+  return ffi::Error::Success();
+}
+}  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(GanJaxWinograd, Wino,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<int64_t>("kind")
+                                  .Attr<int64_t>("m")
+                                  .Attr<ffi::Span<const float>>("bt")
+                                  .Attr<ffi::Span<const float>>("at")
+                                  .Attr<ffi::Span<const float>>("g"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(GanJaxMatmul, Bmm,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<int64_t>("ta")
+                                  .Attr<int64_t>("tb"));
