@@ -1,30 +1,38 @@
 """4x4 stride-2 convolutions (DCGAN's) by Winograd's minimal filtering, on CPU.
 
 Space-to-depth turns a 4x4 stride-2 convolution into a 2x2 stride-1 one with 4x the input
-features; Winograd's F(4x4, 2x2) (Lavin & Gray 2016) computes each 4x4 output tile of
-that from a 5x5 input tile with 25 products per feature pair where the direct
-convolution does 64: 2.56x fewer multiply-adds, the same function up to float rounding
-(relative error ~1e-5; the transform points are 0, +-1, 1/2). Per convolution:
+features; Winograd's F(4x4, 2x2) (Lavin & Gray 2016, "Fast Algorithms for Convolutional
+Neural Networks") computes each 4x4 output tile of that from a 5x5 input tile with 25
+products per feature pair where the direct convolution does 64: 2.56x fewer multiply-adds,
+the same function up to float rounding (relative error ~5e-6 against lax; the transform
+points are 0, +-1, 1/2 and infinity). Per convolution:
 
-    U = G g G^T                   the kernel, [25, 4C, O] (XLA)
-    V = BT d BT^T of every tile   [25, P, 4C]  (csrc/winograd.cc, kind 1)
-    M = V @ U                     25 products  (oneDNN's batched matmul)
-    y = AT M AT^T of every tile   [N, Ho, Wo, O] (kind 3)
+    U = G g G^T                   the kernel, [25, 4C, O]       (csrc/winograd.cc, kind 5)
+    V = BT d BT^T of every tile   [25, P, 4C]                   (kind 1)
+    M = V @ U                     25 products                   (oneDNN's batched matmul)
+    y = AT M AT^T of every tile   [N, Ho, Wo, O]                (kind 3)
 
-and the input gradient (a transposed convolution's forward) is the transpose of that
-chain: kinds 4 and 2 around M = dY @ U^T. On the 2-core AVX-512 benchmark machine this
-ran the forward and input gradient of dcgan32's D2/D3 and dcgan64's D3/D4 (outputs of
-8x8 and 4x4 positions) 1.3-1.9x faster than oneDNN's direct kernels, and on 16x16 and
-larger outputs slower (the transforms are memory-bound): `applies` holds that fixed rule
-(a fixed rule, so every process computes a shape the same way and resumed runs replay).
+The input gradient (also a transposed convolution's forward) is the transpose of that
+chain (kinds 4 and 2 around dM @ U^T), the kernel gradient G^T (V^T dM) G (kinds 1, 4, 6).
 
-layers.py calls `strided_conv` and `strided_conv_input_grad` inside its custom VJP (their
-derivatives are layers.py's); each lowers to `fallback` off CPU, where the handler is not
-built, or for other dtypes.
+On the 2-core AVX-512 benchmark machine, with gan_jax.hostmem's allocator setting (the
+transformed tensors are 1.5-6x the size of what they transform, and freshly faulted pages
+ate the gain without it), this took the DCGAN steps from 0.90-0.97x PyTorch's time to
+0.77-0.82x (README, issue #8). `applies` and `applies_kernel_grad` hold the fixed rule
+(fixed, so that every process computes a shape the same way and resumed runs replay):
+4x4 kernels, stride 2, >= 16 features on both sides (image layers stay direct), at most
+256 output positions (16x16; larger maps were not measured faster), and for the kernel
+gradient a transformed kernel of at most 4M floats (dcgan64's D4, 13M, ran slower).
+GAN_JAX_WINOGRAD=0 turns the path off (the direct oneDNN kernels are used).
+
+layers.py calls these inside its custom VJP (their derivatives are layers.py's); each
+lowers to the `fallback` given off CPU, and without the native library or for other
+dtypes layers.py does not call them.
 """
 from __future__ import annotations
 
 import functools
+import os
 from typing import Callable
 
 import jax
@@ -37,8 +45,9 @@ from gan_jax.nets import native
 M = 4  # output tile: F(4x4, 2x2), input tiles of A = 5
 A = M + 1
 POINTS = (0.0, 1.0, -1.0, 0.5)  # and infinity
-MAX_OUTPUT_POSITIONS = 64  # Ho * Wo: 8x8 and below ran faster (module docstring)
+MAX_OUTPUT_POSITIONS = 256  # Ho * Wo
 MIN_FEATURES = 16  # image layers (3 features) stay direct
+MAX_KERNEL_TRANSFORM = 4 << 20  # floats of U for the kernel gradient's path
 
 
 @functools.lru_cache(maxsize=None)
@@ -66,8 +75,7 @@ def applies(x_shape, k_shape, strides, lhs_dil, rhs_dil, pads, dtype) -> bool:
             or min(k_shape[2:]) < MIN_FEATURES):
         return False
     ho, wo = (_out_size(n, p) for n, p in zip(x_shape[1:3], pads))
-    import os
-    if os.environ.get("GAN_JAX_WINOGRAD", "1") == "0":
+    if os.environ.get("GAN_JAX_WINOGRAD", "1") in ("0", "false", "False"):
         return False
     return min(ho, wo) >= 2 and ho * wo <= MAX_OUTPUT_POSITIONS and native.available()
 
@@ -154,6 +162,29 @@ def strided_conv(x, k, pads, fallback: Callable):
         v = _transform(xs, 1, (A * A, x.shape[0] * _tiles(ho) * _tiles(wo), xs.shape[-1]))
         return _transform(_matmul(v, _kernel(k)), 3, (x.shape[0], ho, wo, k.shape[-1]))
     return _on_cpu(winograd, fallback, x, k)
+
+
+def applies_kernel_grad(x_shape, k_shape, strides, rhs_dil, pads) -> bool:
+    """Whether dk of y = x (*) k goes to the Winograd path: as `applies`, and U at most
+    MAX_KERNEL_TRANSFORM floats (dcgan64's D4, 13M, ran slower: 25.9 vs 21.7 ms)."""
+    return (applies(x_shape, k_shape, strides, (1, 1), rhs_dil, pads, jnp.float32)
+            and A * A * 4 * k_shape[2] * k_shape[3] <= MAX_KERNEL_TRANSFORM)
+
+
+def strided_conv_kernel_grad(x, dy, pads, k_shape, fallback: Callable):
+    """dk of y = x (*) k with stride 2 for the output gradient dy: G^T (V^T dM) G per tap."""
+    cfg, _, (ho, wo) = _geometry(x.shape, pads)
+    c, o = k_shape[2:]
+
+    def winograd(x, dy):
+        xs = _space_to_depth(lax.pad(x, 0.0, ((0, 0, 0),) + tuple((lo, hi, 0) for lo, hi in cfg)
+                                     + ((0, 0, 0),)))
+        p = x.shape[0] * _tiles(ho) * _tiles(wo)
+        du = _matmul(_transform(xs, 1, (A * A, p, 4 * c)), _transform(dy, 4, (A * A, p, o)),
+                     ta=True)
+        dg = _transform(du, 6, (4, 4 * c, o))  # taps (i, j) of the 2x2 kernel
+        return dg.reshape(2, 2, 2, 2, c, o).transpose(0, 2, 1, 3, 4, 5).reshape(4, 4, c, o)
+    return _on_cpu(winograd, fallback, x, dy)
 
 
 def strided_conv_input_grad(dy, k, pads, x_shape, fallback: Callable):

@@ -9,6 +9,7 @@
 //     3  M [a*a, P, O] -> y [N,Ho,Wo,O]   each m x m output tile AT M AT^T, cropped to Ho, Wo
 //     4  y             -> M               the transpose of 3
 //     5  g [4, K, O]   -> U [a*a, K, O]   U[k,l] = G g G^T of a 2x2 kernel (taps i*2+j)
+//     6  dU            -> dg [4, K, O]    the transpose of 5
 //   with a = m + 1, tiles at stride m (P = N * ceil((H-1)/m) * ceil((W-1)/m), Ho = H - 1),
 //   zeros outside the image; BT [a, a], AT [m, a] and G [a, 2] come as attributes.
 //   GanJaxMatmul    c[b] = op(a[b]) op(b[b]), op = transpose where ta / tb, in oneDNN's
@@ -224,6 +225,29 @@ ffi::Error Wino(ffi::Buffer<ffi::F32> in, ffi::ResultBuffer<ffi::F32> out, int64
       float* o = u + t * inner;
       for (int64_t e = 0; e < inner; ++e)
         o[e] = c[0] * g[e] + c[1] * g[inner + e] + c[2] * g[2 * inner + e] + c[3] * g[3 * inner + e];
+    }
+    return ffi::Error::Success();
+  }
+  if (kind == 6) {  // dU [a*a, K, O] -> dg [4, K, O]: the transpose of kind 5
+    const int64_t inner = od[1] * od[2];
+    const float* du = in.typed_data();
+    float* dg = out->typed_data();
+    const int64_t chunk = 4096;
+#pragma omp parallel for schedule(static)
+    for (int64_t start = 0; start < inner; start += chunk) {
+      const int64_t stop = std::min(inner, start + chunk);
+      for (int t = 0; t < 4; ++t) {
+        const int i = t / 2, j = t % 2;
+        float* o = dg + t * inner;
+        for (int64_t e = start; e < stop; ++e) o[e] = 0.f;
+        for (int64_t k = 0; k < a; ++k)
+          for (int64_t l = 0; l < a; ++l) {
+            const float c = gm[k * 2 + i] * gm[l * 2 + j];
+            if (c == 0.f) continue;
+            const float* src = du + (k * a + l) * inner;
+            for (int64_t e = start; e < stop; ++e) o[e] += c * src[e];
+          }
+      }
     }
     return ffi::Error::Success();
   }
