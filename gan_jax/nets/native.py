@@ -13,6 +13,9 @@ headers, with the C++ compiler on PATH (`CXX`, else g++ or c++). The library is 
 once per source / jaxlib / compiler and cached under `$GAN_JAX_CACHE_DIR` (default
 ~/.cache/gan_jax); building takes ~5 s.
 
+The same library holds csrc/winograd.cc (OpenMP transforms and oneDNN's batched matmul
+for winograd.py's 4x4 stride-2 convolutions; hence -fopenmp).
+
 layers.py's custom VJP uses it when `available()`; otherwise (no wheel, no compiler, a
 build error, not float32 / 2-D, or `GAN_JAX_NATIVE=0` when the first convolution is
 traced) layers.py keeps its XLA formulations, and a build error is logged once with the
