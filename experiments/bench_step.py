@@ -34,7 +34,7 @@ full backward, G's update one D forward + input gradient and G's backward);
 fastest conv kernel on this machine); the table's last line turns that peak into the lowest
 ratio any implementation of the step's operations could read (every FLOP at the peak;
 gan_jax's SN-GAN nets do fewer operations than these for upsample+conv and conv+pool,
-so they can pass 100%);
+and its DCGAN convs by Winograd's algorithm, so they can pass 100%);
 median CPU time of the worker process per step (all threads; steadier than wall
 time on a shared machine, but it counts spinning threads too),
 compile time (gan_jax: first call minus a steady step; PyTorch: first step minus
