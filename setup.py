@@ -7,7 +7,7 @@ setup(
     description="Functional JAX/Flax research codebase for generative adversarial networks.",
     python_requires=">=3.10",
     packages=find_packages(include=["gan_jax", "gan_jax.*"]),
-    package_data={"gan_jax": ["assets/*.npz", "nets/csrc/*.cc"]},
+    package_data={"gan_jax": ["assets/*.npz", "nets/csrc/*.cc", "nets/csrc/*.h"]},
     install_requires=[
         "jax>=0.8",
         "jaxlib>=0.8",

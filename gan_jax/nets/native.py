@@ -50,6 +50,7 @@ ONEDNN_RUNTIME = "onednn-cpu-gomp"
 WINOGRAD_TARGET = "gan_jax_winograd"  # csrc/winograd.cc: transforms and batched products
 MATMUL_TARGET = "gan_jax_matmul"
 SOURCES = [Path(__file__).with_name("csrc") / name for name in ("onednn_conv.cc", "winograd.cc")]
+HEADERS = [Path(__file__).with_name("csrc") / "onednn_common.h"]  # included by both
 _lock = threading.Lock()
 _state: dict = {}
 
@@ -93,8 +94,8 @@ def build(cache_dir: Optional[str] = None) -> Path:
              jax.ffi.include_dir(), "-isystem", str(include), *map(str, SOURCES), "-L",
              str(libdir), "-l:libdnnl.so.3", f"-Wl,-rpath,{libdir}"]
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
-    digest = hashlib.sha256("\0".join([*(f.read_text() for f in SOURCES), jaxlib.__version__,
-                                       version, *flags]).encode()).hexdigest()[:16]
+    digest = hashlib.sha256("\0".join([*(f.read_text() for f in SOURCES + HEADERS),
+                                       jaxlib.__version__, version, *flags]).encode()).hexdigest()[:16]
     out = cache / f"onednn_conv-{digest}.so"
     if out.exists():
         return out

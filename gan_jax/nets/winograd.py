@@ -74,9 +74,9 @@ def applies(x_shape, k_shape, strides, lhs_dil, rhs_dil, pads, dtype) -> bool:
             or min(lo for lo, _ in pads) < 0 or min(hi for _, hi in pads) < 0
             or min(k_shape[2:]) < MIN_FEATURES):
         return False
-    ho, wo = (_out_size(n, p) for n, p in zip(x_shape[1:3], pads))
     if os.environ.get("GAN_JAX_WINOGRAD", "1") in ("0", "false", "False"):
         return False
+    ho, wo = (_out_size(n, p) for n, p in zip(x_shape[1:3], pads))
     return min(ho, wo) >= 2 and ho * wo <= MAX_OUTPUT_POSITIONS and native.available()
 
 
@@ -104,13 +104,23 @@ def _matmul(a, b, ta=False, tb=False):
     return call(a, b, ta=np.int64(ta), tb=np.int64(tb))
 
 
-def _kernel(k):
-    """U = G g G^T of the space-to-depth kernel g [2, 2, 4C, O] of k [4, 4, C, O]: [25, 4C, O]."""
+def _taps(k):
+    """k [4, 4, C, O] as the space-to-depth conv's 2x2 kernel, taps (i, j) first: [4, 4C, O]."""
     c, o = k.shape[2:]
-    g = k.reshape(2, 2, 2, 2, c, o).transpose(0, 2, 1, 3, 4, 5).reshape(4, 4 * c, o)
+    return k.reshape(2, 2, 2, 2, c, o).transpose(0, 2, 1, 3, 4, 5).reshape(4, 4 * c, o)
+
+
+def _untaps(g, c):
+    """The inverse of `_taps`: [4, 4C, O] -> [4, 4, C, O]."""
+    o = g.shape[-1]
+    return g.reshape(2, 2, 2, 2, c, o).transpose(0, 2, 1, 3, 4, 5).reshape(4, 4, c, o)
+
+
+def _kernel(k):
+    """U = G g G^T of the space-to-depth kernel g of k [4, 4, C, O]: [25, 4C, O]."""
     # in the handler: XLA took 88 ms (einsum) and 24 ms (a fused sum of the 4 taps) to
     # write dcgan64's D4 U (52 MB)
-    return _transform(g, 5, (A * A, 4 * c, o))
+    return _transform(_taps(k), 5, (A * A, 4 * k.shape[2], k.shape[3]))
 
 
 def _geometry(x_shape, pads):
@@ -119,6 +129,16 @@ def _geometry(x_shape, pads):
     out = tuple(_out_size(n, p) for n, p in zip(x_shape[1:3], pads))
     cfg = [(lo, 2 * (o + 1) - n - lo) for n, (lo, _), o in zip(x_shape[1:3], pads, out)]
     return cfg, tuple(o + 1 for o in out), out
+
+
+def _tile_count(batch, ho, wo):
+    return batch * _tiles(ho) * _tiles(wo)
+
+
+def _padded_space_to_depth(x, cfg):
+    """x padded (or cut) per `_geometry` and folded 2x2 into features: [N, Ho+1, Wo+1, 4C]."""
+    return _space_to_depth(lax.pad(x, 0.0, ((0, 0, 0),) + tuple((lo, hi, 0) for lo, hi in cfg)
+                                   + ((0, 0, 0),)))
 
 
 def _space_to_depth(x):
@@ -154,12 +174,11 @@ def _bilinear_jvp(winograd, fallback, primals, tangents):
 
 def strided_conv(x, k, pads, fallback: Callable):
     """y = x (*) k with stride 2, k [4, 4, C, O], pads >= 0 (`applies`)."""
-    cfg, (hs, ws), (ho, wo) = _geometry(x.shape, pads)
+    cfg, _, (ho, wo) = _geometry(x.shape, pads)
 
     def winograd(x, k):
-        xs = _space_to_depth(lax.pad(x, 0.0, ((0, 0, 0),) + tuple((lo, hi, 0) for lo, hi in cfg)
-                                     + ((0, 0, 0),)))
-        v = _transform(xs, 1, (A * A, x.shape[0] * _tiles(ho) * _tiles(wo), xs.shape[-1]))
+        xs = _padded_space_to_depth(x, cfg)
+        v = _transform(xs, 1, (A * A, _tile_count(x.shape[0], ho, wo), xs.shape[-1]))
         return _transform(_matmul(v, _kernel(k)), 3, (x.shape[0], ho, wo, k.shape[-1]))
     return _on_cpu(winograd, fallback, x, k)
 
@@ -177,13 +196,10 @@ def strided_conv_kernel_grad(x, dy, pads, k_shape, fallback: Callable):
     c, o = k_shape[2:]
 
     def winograd(x, dy):
-        xs = _space_to_depth(lax.pad(x, 0.0, ((0, 0, 0),) + tuple((lo, hi, 0) for lo, hi in cfg)
-                                     + ((0, 0, 0),)))
-        p = x.shape[0] * _tiles(ho) * _tiles(wo)
-        du = _matmul(_transform(xs, 1, (A * A, p, 4 * c)), _transform(dy, 4, (A * A, p, o)),
-                     ta=True)
-        dg = _transform(du, 6, (4, 4 * c, o))  # taps (i, j) of the 2x2 kernel
-        return dg.reshape(2, 2, 2, 2, c, o).transpose(0, 2, 1, 3, 4, 5).reshape(4, 4, c, o)
+        p = _tile_count(x.shape[0], ho, wo)
+        v = _transform(_padded_space_to_depth(x, cfg), 1, (A * A, p, 4 * c))
+        du = _matmul(v, _transform(dy, 4, (A * A, p, o)), ta=True)
+        return _untaps(_transform(du, 6, (4, 4 * c, o)), c)
     return _on_cpu(winograd, fallback, x, dy)
 
 
@@ -193,7 +209,7 @@ def strided_conv_input_grad(dy, k, pads, x_shape, fallback: Callable):
     assert dy.shape[1:3] == (ho, wo), (dy.shape, x_shape, pads)
 
     def winograd(dy, k):
-        dm = _transform(dy, 4, (A * A, dy.shape[0] * _tiles(ho) * _tiles(wo), k.shape[-1]))
+        dm = _transform(dy, 4, (A * A, _tile_count(dy.shape[0], ho, wo), k.shape[-1]))
         dv = _matmul(dm, _kernel(k), tb=True)
         dxs = _transform(dv, 2, (dy.shape[0], hs, ws, 4 * k.shape[2]))
         return lax.pad(_depth_to_space(dxs), 0.0, ((0, 0, 0),)

@@ -11,18 +11,19 @@
 // devices) may run at once. Built and loaded by gan_jax/nets/native.py.
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <unordered_map>
 
 #include "oneapi/dnnl/dnnl.hpp"
+#include "onednn_common.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
 
 namespace {
+
+using gan_jax::Buffer;
+using gan_jax::Engine;
 
 using dnnl::memory;
 using tag = dnnl::memory::format_tag;
@@ -38,26 +39,6 @@ struct Plan {
   bool reorder[3] = {false, false, false};
   dnnl::reorder re[3];
   size_t scratch_bytes = 0;
-};
-
-dnnl::engine& Engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
-
-// A growing 64-byte-aligned buffer, one per thread and role.
-struct Buffer {
-  void* data = nullptr;
-  size_t bytes = 0;
-  void* Get(size_t want) {
-    if (want > bytes) {
-      std::free(data);
-      bytes = (want + 63) / 64 * 64;
-      data = std::aligned_alloc(64, bytes);
-    }
-    return data;
-  }
-  ~Buffer() { std::free(data); }
 };
 
 struct Shape {
@@ -192,16 +173,7 @@ ffi::Error Conv(ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b, ffi::ResultBuf
   if (kind == kBackwardWeights) s.src = Nchw(ad), s.dst = Nchw(bd), s.wei = Oihw(od);
   void* const data[3] = {a.untyped_data(), b.untyped_data(), out->untyped_data()};
   try {
-    static std::mutex mu;
-    static std::unordered_map<std::string, std::shared_ptr<Plan>> plans;
-    std::shared_ptr<Plan> plan;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      auto& slot = plans[Key(s)];
-      if (!slot) slot = Choose(s);
-      plan = slot;
-    }
-    Run(*plan, data);
+    Run(*gan_jax::CachedPlan<Plan>(Key(s), [&] { return Choose(s); }), data);
   } catch (const std::exception& e) {
     return ffi::Error::Internal(std::string("gan_jax oneDNN conv: ") + e.what());
   }

@@ -3,7 +3,7 @@
 // which is what a 4x4 stride-2 convolution becomes after space-to-depth (winograd.py).
 // Two XLA FFI handlers, built into the same library as onednn_conv.cc by native.py:
 //
-//   GanJaxWinograd  the four linear maps around the products, `kind`:
+//   GanJaxWinograd  the linear maps around the products, `kind`:
 //     1  x [N,H,W,C]   -> V [a*a, P, C]   V[k,l] = BT d BT^T  of each a x a input tile d
 //     2  V             -> x               the transpose of 1 (overlapping tiles summed)
 //     3  M [a*a, P, O] -> y [N,Ho,Wo,O]   each m x m output tile AT M AT^T, cropped to Ho, Wo
@@ -20,12 +20,11 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
+#include "onednn_common.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
@@ -37,12 +36,27 @@ constexpr int kMaxA = 8;
 struct Geo {
   int64_t n, h, w, c, m, a, th, tw;
   int64_t P() const { return n * th * tw; }
+  // (image, tile row, tile column) of tile p
+  void Tile(int64_t p, int64_t* b, int64_t* ti, int64_t* tj) const {
+    *b = p / (th * tw), *ti = (p / tw) % th, *tj = p % tw;
+  }
 };
 
-// kind 1: x -> V[a*a, P, C],  V[k,l] = sum_ij BT[k,i] x[i,j] BT[l,j]
-// kind 2: V -> x (transpose of 1)
-// kind 3: M[a*a, P, O] -> y[N, Ho, Wo, O],  y[i,j] = sum_kl AT[i,k] M[k,l] AT[j,l]
-// kind 4: y -> M (transpose of 3)
+// o[0:n] = sum over t < terms of coef[t * stride] * src(t)[0:n] (o += that with
+// `accumulate`); zero coefficients are skipped. Every transform below is made of these.
+template <class Src>
+void Combine(float* o, int64_t n, const float* coef, int64_t stride, int64_t terms, Src src,
+             bool accumulate = false) {
+  if (!accumulate) std::memset(o, 0, n * sizeof(float));
+  for (int64_t t = 0; t < terms; ++t) {
+    const float f = coef[t * stride];
+    if (f == 0.f) continue;
+    const float* s = src(t);
+    for (int64_t c = 0; c < n; ++c) o[c] += f * s[c];
+  }
+}
+
+// kind 1: V[k,l] = sum_ij BT[k,i] d[i,j] BT[l,j] of each input tile d (zeros outside x)
 void In(const Geo& g, const float* bt, const float* x, float* v) {
   const int64_t a = g.a, C = g.c, P = g.P();
 #pragma omp parallel
@@ -50,7 +64,8 @@ void In(const Geo& g, const float* bt, const float* x, float* v) {
     std::vector<float> d(a * a * C), t(a * a * C);
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < P; ++p) {
-      int64_t b = p / (g.th * g.tw), ti = (p / g.tw) % g.th, tj = p % g.tw;
+      int64_t b, ti, tj;
+      g.Tile(p, &b, &ti, &tj);
       for (int64_t i = 0; i < a; ++i)
         for (int64_t j = 0; j < a; ++j) {
           int64_t r = ti * g.m + i, s = tj * g.m + j;
@@ -58,73 +73,49 @@ void In(const Geo& g, const float* bt, const float* x, float* v) {
           if (r < g.h && s < g.w) std::memcpy(dst, x + ((b * g.h + r) * g.w + s) * C, C * 4);
           else std::memset(dst, 0, C * 4);
         }
-      // t[k, j] = sum_i bt[k, i] d[i, j]
-      for (int64_t k = 0; k < a; ++k)
-        for (int64_t j = 0; j < a; ++j) {
-          float* o = &t[(k * a + j) * C];
-          std::memset(o, 0, C * 4);
-          for (int64_t i = 0; i < a; ++i) {
-            float f = bt[k * a + i];
-            if (f == 0.f) continue;
-            const float* s = &d[(i * a + j) * C];
-            for (int64_t c = 0; c < C; ++c) o[c] += f * s[c];
-          }
-        }
-      for (int64_t k = 0; k < a; ++k)
-        for (int64_t l = 0; l < a; ++l) {
-          float* o = v + ((k * a + l) * P + p) * C;
-          std::memset(o, 0, C * 4);
-          for (int64_t j = 0; j < a; ++j) {
-            float f = bt[l * a + j];
-            if (f == 0.f) continue;
-            const float* s = &t[(k * a + j) * C];
-            for (int64_t c = 0; c < C; ++c) o[c] += f * s[c];
-          }
-        }
+      for (int64_t k = 0; k < a; ++k)  // t[k, j] = sum_i BT[k, i] d[i, j]
+        for (int64_t j = 0; j < a; ++j)
+          Combine(&t[(k * a + j) * C], C, bt + k * a, 1, a,
+                  [&](int64_t i) { return &d[(i * a + j) * C]; });
+      for (int64_t k = 0; k < a; ++k)  // V[k, l] = sum_j BT[l, j] t[k, j]
+        for (int64_t l = 0; l < a; ++l)
+          Combine(v + ((k * a + l) * P + p) * C, C, bt + l * a, 1, a,
+                  [&](int64_t j) { return &t[(k * a + j) * C]; });
     }
   }
 }
 
+// kind 2, the transpose of 1: tiles overlap by a row and a column, so they are added in
+// four phases (tile row and column parity) within which no two tiles touch.
 void InT(const Geo& g, const float* bt, const float* v, float* x) {
   const int64_t a = g.a, C = g.c, P = g.P();
   std::memset(x, 0, g.n * g.h * g.w * C * 4);
   for (int phase = 0; phase < 4; ++phase) {
 #pragma omp parallel
     {
-      std::vector<float> t(a * a * C), e(C);
+      std::vector<float> t(a * a * C);
 #pragma omp for schedule(static)
       for (int64_t p = 0; p < P; ++p) {
-        int64_t b = p / (g.th * g.tw), ti = (p / g.tw) % g.th, tj = p % g.tw;
+        int64_t b, ti, tj;
+        g.Tile(p, &b, &ti, &tj);
         if ((ti % 2) * 2 + (tj % 2) != phase) continue;
-        // t[k, j] = sum_l V[k, l] bt[l, j]
-        for (int64_t k = 0; k < a; ++k)
-          for (int64_t j = 0; j < a; ++j) {
-            float* o = &t[(k * a + j) * C];
-            std::memset(o, 0, C * 4);
-            for (int64_t l = 0; l < a; ++l) {
-              float f = bt[l * a + j];
-              if (f == 0.f) continue;
-              const float* s = v + ((k * a + l) * P + p) * C;
-              for (int64_t c = 0; c < C; ++c) o[c] += f * s[c];
-            }
-          }
-        for (int64_t i = 0; i < a; ++i)
+        for (int64_t k = 0; k < a; ++k)  // t[k, j] = sum_l V[k, l] BT[l, j]
+          for (int64_t j = 0; j < a; ++j)
+            Combine(&t[(k * a + j) * C], C, bt + j, a, a,
+                    [&](int64_t l) { return v + ((k * a + l) * P + p) * C; });
+        for (int64_t i = 0; i < a; ++i)  // x[i, j] += sum_k BT[k, i] t[k, j]
           for (int64_t j = 0; j < a; ++j) {
             int64_t r = ti * g.m + i, s = tj * g.m + j;
             if (r >= g.h || s >= g.w) continue;
-            float* o = x + ((b * g.h + r) * g.w + s) * C;
-            for (int64_t k = 0; k < a; ++k) {
-              float f = bt[k * a + i];
-              if (f == 0.f) continue;
-              const float* src = &t[(k * a + j) * C];
-              for (int64_t c = 0; c < C; ++c) o[c] += f * src[c];
-            }
+            Combine(x + ((b * g.h + r) * g.w + s) * C, C, bt + i, a, a,
+                    [&](int64_t k) { return &t[(k * a + j) * C]; }, true);
           }
       }
     }
   }
 }
 
+// kind 3: y[i,j] = sum_kl AT[i,k] M[k,l] AT[j,l] of each output tile, cropped to (ho, wo)
 void Out(const Geo& g, const float* at, const float* mm, float* y, int64_t ho, int64_t wo) {
   const int64_t a = g.a, m = g.m, O = g.c, P = g.P();
 #pragma omp parallel
@@ -132,36 +123,24 @@ void Out(const Geo& g, const float* at, const float* mm, float* y, int64_t ho, i
     std::vector<float> t(m * a * O);
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < P; ++p) {
-      int64_t b = p / (g.th * g.tw), ti = (p / g.tw) % g.th, tj = p % g.tw;
-      // t[i, l] = sum_k at[i, k] M[k, l]
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t l = 0; l < a; ++l) {
-          float* o = &t[(i * a + l) * O];
-          std::memset(o, 0, O * 4);
-          for (int64_t k = 0; k < a; ++k) {
-            float f = at[i * a + k];
-            if (f == 0.f) continue;
-            const float* s = mm + ((k * a + l) * P + p) * O;
-            for (int64_t c = 0; c < O; ++c) o[c] += f * s[c];
-          }
-        }
-      for (int64_t i = 0; i < m; ++i)
+      int64_t b, ti, tj;
+      g.Tile(p, &b, &ti, &tj);
+      for (int64_t i = 0; i < m; ++i)  // t[i, l] = sum_k AT[i, k] M[k, l]
+        for (int64_t l = 0; l < a; ++l)
+          Combine(&t[(i * a + l) * O], O, at + i * a, 1, a,
+                  [&](int64_t k) { return mm + ((k * a + l) * P + p) * O; });
+      for (int64_t i = 0; i < m; ++i)  // y[i, j] = sum_l AT[j, l] t[i, l]
         for (int64_t j = 0; j < m; ++j) {
           int64_t r = ti * m + i, s = tj * m + j;
           if (r >= ho || s >= wo) continue;
-          float* o = y + ((b * ho + r) * wo + s) * O;
-          std::memset(o, 0, O * 4);
-          for (int64_t l = 0; l < a; ++l) {
-            float f = at[j * a + l];
-            if (f == 0.f) continue;
-            const float* src = &t[(i * a + l) * O];
-            for (int64_t c = 0; c < O; ++c) o[c] += f * src[c];
-          }
+          Combine(y + ((b * ho + r) * wo + s) * O, O, at + j * a, 1, a,
+                  [&](int64_t l) { return &t[(i * a + l) * O]; });
         }
     }
   }
 }
 
+// kind 4, the transpose of 3 (output tiles do not overlap)
 void OutT(const Geo& g, const float* at, const float* y, float* mm, int64_t ho, int64_t wo) {
   const int64_t a = g.a, m = g.m, O = g.c, P = g.P();
 #pragma omp parallel
@@ -169,7 +148,8 @@ void OutT(const Geo& g, const float* at, const float* y, float* mm, int64_t ho, 
     std::vector<float> d(m * m * O), t(a * m * O);
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < P; ++p) {
-      int64_t b = p / (g.th * g.tw), ti = (p / g.tw) % g.th, tj = p % g.tw;
+      int64_t b, ti, tj;
+      g.Tile(p, &b, &ti, &tj);
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < m; ++j) {
           int64_t r = ti * m + i, s = tj * m + j;
@@ -177,29 +157,14 @@ void OutT(const Geo& g, const float* at, const float* y, float* mm, int64_t ho, 
           if (r < ho && s < wo) std::memcpy(dst, y + ((b * ho + r) * wo + s) * O, O * 4);
           else std::memset(dst, 0, O * 4);
         }
-      // t[k, j] = sum_i at[i, k] d[i, j]
-      for (int64_t k = 0; k < a; ++k)
-        for (int64_t j = 0; j < m; ++j) {
-          float* o = &t[(k * m + j) * O];
-          std::memset(o, 0, O * 4);
-          for (int64_t i = 0; i < m; ++i) {
-            float f = at[i * a + k];
-            if (f == 0.f) continue;
-            const float* s = &d[(i * m + j) * O];
-            for (int64_t c = 0; c < O; ++c) o[c] += f * s[c];
-          }
-        }
-      for (int64_t k = 0; k < a; ++k)
-        for (int64_t l = 0; l < a; ++l) {
-          float* o = mm + ((k * a + l) * P + p) * O;
-          std::memset(o, 0, O * 4);
-          for (int64_t j = 0; j < m; ++j) {
-            float f = at[j * a + l];
-            if (f == 0.f) continue;
-            const float* s = &t[(k * m + j) * O];
-            for (int64_t c = 0; c < O; ++c) o[c] += f * s[c];
-          }
-        }
+      for (int64_t k = 0; k < a; ++k)  // t[k, j] = sum_i AT[i, k] d[i, j]
+        for (int64_t j = 0; j < m; ++j)
+          Combine(&t[(k * m + j) * O], O, at + k, a, m,
+                  [&](int64_t i) { return &d[(i * m + j) * O]; });
+      for (int64_t k = 0; k < a; ++k)  // M[k, l] = sum_j AT[j, l] t[k, j]
+        for (int64_t l = 0; l < a; ++l)
+          Combine(mm + ((k * a + l) * P + p) * O, O, at + l, a, m,
+                  [&](int64_t j) { return &t[(k * m + j) * O]; });
     }
   }
 }
@@ -232,22 +197,17 @@ ffi::Error Wino(ffi::Buffer<ffi::F32> in, ffi::ResultBuffer<ffi::F32> out, int64
     const int64_t inner = od[1] * od[2];
     const float* du = in.typed_data();
     float* dg = out->typed_data();
+    float coef[4 * kMaxA * kMaxA];  // coef[t][k*a + l] = G[k, i] G[l, j], tap t = (i, j)
+    for (int t = 0; t < 4; ++t)
+      for (int64_t kl = 0; kl < a * a; ++kl)
+        coef[t * a * a + kl] = gm[(kl / a) * 2 + t / 2] * gm[(kl % a) * 2 + t % 2];
     const int64_t chunk = 4096;
 #pragma omp parallel for schedule(static)
     for (int64_t start = 0; start < inner; start += chunk) {
-      const int64_t stop = std::min(inner, start + chunk);
-      for (int t = 0; t < 4; ++t) {
-        const int i = t / 2, j = t % 2;
-        float* o = dg + t * inner;
-        for (int64_t e = start; e < stop; ++e) o[e] = 0.f;
-        for (int64_t k = 0; k < a; ++k)
-          for (int64_t l = 0; l < a; ++l) {
-            const float c = gm[k * 2 + i] * gm[l * 2 + j];
-            if (c == 0.f) continue;
-            const float* src = du + (k * a + l) * inner;
-            for (int64_t e = start; e < stop; ++e) o[e] += c * src[e];
-          }
-      }
+      const int64_t n = std::min(inner, start + chunk) - start;
+      for (int t = 0; t < 4; ++t)
+        Combine(dg + t * inner + start, n, coef + t * a * a, 1, a * a,
+                [&](int64_t kl) { return du + kl * inner + start; });
     }
     return ffi::Error::Success();
   }
@@ -268,48 +228,43 @@ ffi::Error Wino(ffi::Buffer<ffi::F32> in, ffi::ResultBuffer<ffi::F32> out, int64
 
 using dnnl::memory;
 using tag = memory::format_tag;
-struct Plan { dnnl::matmul prim; memory::desc a, b, c; size_t scratch; };
-dnnl::engine& MatmulEngine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
+
+struct MatmulPlan {
+  dnnl::matmul prim;
+  memory::desc a, b, c;
+  size_t scratch;
+};
+
 ffi::Error Bmm(ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b, ffi::ResultBuffer<ffi::F32> c,
                int64_t ta, int64_t tb) {
-  auto ad = a.dimensions(), bd = b.dimensions(), cd = c->dimensions();
+  auto ad = a.dimensions(), cd = c->dimensions();
   int64_t B = cd[0], M = cd[1], N = cd[2], K = ta ? ad[1] : ad[2];
   std::string key = std::to_string(B) + "," + std::to_string(M) + "," + std::to_string(N) + "," +
                     std::to_string(K) + "," + std::to_string(ta) + std::to_string(tb);
-  static std::mutex mu;
-  static std::unordered_map<std::string, std::shared_ptr<Plan>> plans;
-  std::shared_ptr<Plan> plan;
   try {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      auto& slot = plans[key];
-      if (!slot) {
-        auto f32 = memory::data_type::f32;
-        memory::desc amd({B, M, K}, f32, ta ? tag::acb : tag::abc);
-        memory::desc bmd({B, K, N}, f32, tb ? tag::acb : tag::abc);
-        memory::desc cmd({B, M, N}, f32, tag::abc);
-        dnnl::primitive_attr attr;
-        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        auto pd = dnnl::matmul::primitive_desc(MatmulEngine(), amd, bmd, cmd, attr);
-        slot = std::make_shared<Plan>(Plan{dnnl::matmul(pd), amd, bmd, cmd, pd.scratchpad_desc().get_size()});
-      }
-      plan = slot;
-    }
-    auto& eng = MatmulEngine();
+    auto& eng = gan_jax::Engine();
+    auto plan = gan_jax::CachedPlan<MatmulPlan>(key, [&] {
+      auto f32 = memory::data_type::f32;
+      memory::desc amd({B, M, K}, f32, ta ? tag::acb : tag::abc);
+      memory::desc bmd({B, K, N}, f32, tb ? tag::acb : tag::abc);
+      memory::desc cmd({B, M, N}, f32, tag::abc);
+      dnnl::primitive_attr attr;
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+      auto pd = dnnl::matmul::primitive_desc(eng, amd, bmd, cmd, attr);
+      return std::make_shared<MatmulPlan>(
+          MatmulPlan{dnnl::matmul(pd), amd, bmd, cmd, pd.scratchpad_desc().get_size()});
+    });
     thread_local dnnl::stream stream(eng);
-    thread_local std::vector<char> scratch;
-    if (scratch.size() < plan->scratch + 64) scratch.resize(plan->scratch + 64);
-    memory sm(memory::desc({(int64_t)plan->scratch}, memory::data_type::u8, tag::a), eng, scratch.data());
+    thread_local gan_jax::Buffer scratch;
+    memory sm(memory::desc({static_cast<int64_t>(plan->scratch)}, memory::data_type::u8, tag::a),
+              eng, scratch.Get(plan->scratch + 1));
     plan->prim.execute(stream, {{DNNL_ARG_SRC, memory(plan->a, eng, a.untyped_data())},
                                 {DNNL_ARG_WEIGHTS, memory(plan->b, eng, b.untyped_data())},
                                 {DNNL_ARG_DST, memory(plan->c, eng, c->untyped_data())},
                                 {DNNL_ARG_SCRATCHPAD, sm}});
     stream.wait();
   } catch (const std::exception& e) {
-    return ffi::Error::Internal(std::string("bmm: ") + e.what());
+    return ffi::Error::Internal(std::string("gan_jax matmul: ") + e.what());
   }
   return ffi::Error::Success();
 }
