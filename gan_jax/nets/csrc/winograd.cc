@@ -56,6 +56,18 @@ void Combine(float* o, int64_t n, const float* coef, int64_t stride, int64_t ter
   }
 }
 
+// d[i, j, :] = image b's pixel (r0 + i, s0 + j) of x [N, h, w, c], 0 outside; i, j < size.
+void Gather(float* d, const float* x, int64_t b, int64_t r0, int64_t s0, int64_t size,
+            int64_t h, int64_t w, int64_t c) {
+  for (int64_t i = 0; i < size; ++i)
+    for (int64_t j = 0; j < size; ++j) {
+      int64_t r = r0 + i, s = s0 + j;
+      float* dst = d + (i * size + j) * c;
+      if (r < h && s < w) std::memcpy(dst, x + ((b * h + r) * w + s) * c, c * sizeof(float));
+      else std::memset(dst, 0, c * sizeof(float));
+    }
+}
+
 // kind 1: V[k,l] = sum_ij BT[k,i] d[i,j] BT[l,j] of each input tile d (zeros outside x)
 void In(const Geo& g, const float* bt, const float* x, float* v) {
   const int64_t a = g.a, C = g.c, P = g.P();
@@ -66,13 +78,7 @@ void In(const Geo& g, const float* bt, const float* x, float* v) {
     for (int64_t p = 0; p < P; ++p) {
       int64_t b, ti, tj;
       g.Tile(p, &b, &ti, &tj);
-      for (int64_t i = 0; i < a; ++i)
-        for (int64_t j = 0; j < a; ++j) {
-          int64_t r = ti * g.m + i, s = tj * g.m + j;
-          float* dst = &d[(i * a + j) * C];
-          if (r < g.h && s < g.w) std::memcpy(dst, x + ((b * g.h + r) * g.w + s) * C, C * 4);
-          else std::memset(dst, 0, C * 4);
-        }
+      Gather(d.data(), x, b, ti * g.m, tj * g.m, a, g.h, g.w, C);
       for (int64_t k = 0; k < a; ++k)  // t[k, j] = sum_i BT[k, i] d[i, j]
         for (int64_t j = 0; j < a; ++j)
           Combine(&t[(k * a + j) * C], C, bt + k * a, 1, a,
@@ -150,13 +156,7 @@ void OutT(const Geo& g, const float* at, const float* y, float* mm, int64_t ho, 
     for (int64_t p = 0; p < P; ++p) {
       int64_t b, ti, tj;
       g.Tile(p, &b, &ti, &tj);
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < m; ++j) {
-          int64_t r = ti * m + i, s = tj * m + j;
-          float* dst = &d[(i * m + j) * O];
-          if (r < ho && s < wo) std::memcpy(dst, y + ((b * ho + r) * wo + s) * O, O * 4);
-          else std::memset(dst, 0, O * 4);
-        }
+      Gather(d.data(), y, b, ti * m, tj * m, m, ho, wo, O);
       for (int64_t k = 0; k < a; ++k)  // t[k, j] = sum_i AT[i, k] d[i, j]
         for (int64_t j = 0; j < m; ++j)
           Combine(&t[(k * m + j) * O], O, at + k, a, m,
