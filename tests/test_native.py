@@ -122,6 +122,33 @@ def test_a_build_error_names_the_cause(monkeypatch, tmp_path):
         native.build(str(tmp_path / "cache"))
 
 
+FAKE_CXX = """#!/bin/sh
+# a stand-in compiler: writes its arguments to the -o file; rejects -march=native when
+# $REJECT_MARCH is set
+case " $* " in *" --version "*) echo fake-cxx 1.0; exit 0;; esac
+case " $* " in *" -march=native "*) [ -n "$REJECT_MARCH" ] && exit 1;; esac
+args="$*"
+while [ $# -gt 0 ]; do [ "$1" = "-o" ] && echo "$args" > "$2"; shift; done
+exit 0
+"""
+
+
+@needs_native
+def test_the_library_is_built_for_this_cpu_and_cached_per_kind_of_cpu(monkeypatch, tmp_path):
+    cxx = tmp_path / "cxx"
+    cxx.write_text(FAKE_CXX)
+    cxx.chmod(0o755)
+    monkeypatch.setenv("CXX", str(cxx))
+    here = native.build(str(tmp_path / "a"))
+    assert "-march=native" in here.read_text()
+    monkeypatch.setattr(native, "_cpu", lambda: "x86_64 sse sse2")  # a machine sharing the cache
+    other = native.build(str(tmp_path / "a"))
+    assert other != here and here.exists()
+    monkeypatch.setenv("REJECT_MARCH", "1")  # a compiler without -march=native: the baseline
+    baseline = native.build(str(tmp_path / "b"))
+    assert "-fopenmp" in baseline.read_text() and "-march" not in baseline.read_text()
+
+
 def test_a_half_precision_or_3d_input_keeps_xla():
     x = np.ones((2, 8, 8, 3))
     assert not native.supported(jnp.asarray(x, jnp.float16), jnp.ones((2, 4, 4, 5)))
