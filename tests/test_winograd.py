@@ -93,9 +93,11 @@ def test_the_rule_keeps_other_shapes_direct(monkeypatch):
                    dict(x_shape=(15, 16, 16, 16)),  # 60 tiles of 4x4: below the rule's 64
                    dict(pads=((-1, 1), (1, 1))), dict(dtype=jnp.float16)):
         assert not winograd.applies(**dict(ok, **change)), change
-    d4 = ((64, 8, 8, 256), (4, 4, 256, 512), (2, 2))  # dcgan64's D4: U too large for dk
-    assert winograd.applies(*d4, (1, 1), (1, 1), ((1, 1), (1, 1)), jnp.float32)
-    assert not winograd.applies_kernel_grad(*d4, (1, 1), ((1, 1), (1, 1)))
+    d4 = ((64, 8, 8, 256), (4, 4, 256, 512), (2, 2))  # dcgan64's D4: U 13M floats
+    assert winograd.applies_kernel_grad(*d4, (1, 1), ((1, 1), (1, 1)))
+    wide = ((64, 8, 8, 512), (4, 4, 512, 1024), (2, 2))  # U 52M floats: too large for dk
+    assert winograd.applies(*wide, (1, 1), (1, 1), ((1, 1), (1, 1)), jnp.float32)
+    assert not winograd.applies_kernel_grad(*wide, (1, 1), ((1, 1), (1, 1)))
     monkeypatch.setenv("GAN_JAX_WINOGRAD", "0")
     assert not winograd.applies(**ok)
     conv = layers.Conv(16, (4, 4), strides=(2, 2), padding=1)

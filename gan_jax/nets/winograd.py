@@ -25,7 +25,9 @@ ate the gain without it), this took the DCGAN steps from 0.90-0.97x PyTorch's ti
 tiles in the batch (U, 6.25x the kernel, is written and read once per call whatever the
 batch: CycleGAN's batch-1 PatchGAN conv, 16 tiles, ran fwd + vjp in 4.2-4.9 ms against
 3.2-4.4 direct, 64 tiles in 9.8-17 against 14-21), and for the kernel
-gradient a transformed kernel of at most 4M floats (dcgan64's D4, 13M, ran slower).
+gradient a transformed kernel of at most 16M floats (64 MB; dcgan64's D4 is 13M: its kernel
+gradient ran slower than direct with the transforms built for baseline x86-64, and made the
+step 7-9% faster with them built for the CPU, -march=native).
 GAN_JAX_WINOGRAD=0 turns the path off (the direct oneDNN kernels are used).
 
 layers.py calls these inside its custom VJP (their derivatives are layers.py's); each
@@ -51,7 +53,7 @@ POINTS = (0.0, 1.0, -1.0, 0.5)  # and infinity
 MAX_OUTPUT_POSITIONS = 256  # Ho * Wo
 MIN_FEATURES = 16  # image layers (3 features) stay direct
 MIN_TILES = 64  # output tiles (batch x tiles per image) that amortize U's transform
-MAX_KERNEL_TRANSFORM = 4 << 20  # floats of U for the kernel gradient's path
+MAX_KERNEL_TRANSFORM = 16 << 20  # floats of U for the kernel gradient's path
 
 
 @functools.lru_cache(maxsize=None)
@@ -190,7 +192,7 @@ def strided_conv(x, k, pads, fallback: Callable):
 
 def applies_kernel_grad(x_shape, k_shape, strides, rhs_dil, pads) -> bool:
     """Whether dk of y = x (*) k goes to the Winograd path: as `applies`, and U at most
-    MAX_KERNEL_TRANSFORM floats (dcgan64's D4, 13M, ran slower: 25.9 vs 21.7 ms)."""
+    MAX_KERNEL_TRANSFORM floats (a bound on the memory it takes)."""
     return (applies(x_shape, k_shape, strides, (1, 1), rhs_dil, pads, jnp.float32)
             and A * A * 4 * k_shape[2] * k_shape[3] <= MAX_KERNEL_TRANSFORM)
 
