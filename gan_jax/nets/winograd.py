@@ -8,12 +8,14 @@ the same function up to float rounding (relative error ~5e-6 against lax; the tr
 points are 0, +-1, 1/2 and infinity). Per convolution:
 
     U = G g G^T                   the kernel, [25, 4C, O]       (csrc/winograd.cc, kind 5)
-    V = BT d BT^T of every tile   [25, P, 4C]                   (kind 1)
+    V = BT d BT^T of every tile   [25, P, 4C]                   (kind 1; tiles of the padded
+                                  space-to-depth image, read from x in place)
     M = V @ U                     25 products                   (oneDNN's batched matmul)
     y = AT M AT^T of every tile   [N, Ho, Wo, O]                (kind 3)
 
 The input gradient (also a transposed convolution's forward) is the transpose of that
-chain (kinds 4 and 2 around dM @ U^T), the kernel gradient G^T (V^T dM) G (kinds 1, 4, 6).
+chain (kinds 4 and 2 around dM @ U^T; kind 2 writes dx itself), the kernel gradient
+G^T (V^T dM) G (kinds 1, 4, 6).
 
 On the 2-core AVX-512 benchmark machine, with gan_jax.hostmem's allocator setting (the
 transformed tensors are 1.5-6x the size of what they transform, and freshly faulted pages
@@ -95,12 +97,14 @@ def _tiles(n):
     return -(-n // M)
 
 
-def _transform(a, kind, out_shape):
+def _transform(a, kind, out_shape, s2d=(0, 0, 0, 0)):
+    """A transform of csrc/winograd.cc; kinds 1 and 2 tile the space-to-depth image of x
+    described by s2d = (pad before rows, pad before columns, its rows, its columns)."""
     at, gm, bt = matrices()
     call = jax.ffi.ffi_call(native.WINOGRAD_TARGET, jax.ShapeDtypeStruct(out_shape, jnp.float32),
                             vmap_method="sequential")
     return call(a, kind=np.int64(kind), m=np.int64(M), bt=bt.ravel(), at=at.ravel(),
-                g=gm.ravel())
+                g=gm.ravel(), s2d=np.asarray(s2d, np.int64))
 
 
 def _matmul(a, b, ta=False, tb=False):
@@ -131,33 +135,20 @@ def _kernel(k):
 
 
 def _geometry(x_shape, pads):
-    """(pads of x before space-to-depth, its size after, output size): the padded image is
-    cut or extended at the high end to 2 (Ho + 1) rows (a row the conv never reads)."""
+    """(s2d, output size): x padded by the low pads and cut or zero-extended at the high end
+    to 2 (Ho + 1) rows and columns (a row the conv never reads), folded 2x2 into features
+    (space-to-depth): the image the transforms tile, read from x in place (`_transform`)."""
     out = tuple(_out_size(n, p) for n, p in zip(x_shape[1:3], pads))
-    cfg = [(lo, 2 * (o + 1) - n - lo) for n, (lo, _), o in zip(x_shape[1:3], pads, out)]
-    return cfg, tuple(o + 1 for o in out), out
+    return (pads[0][0], pads[1][0], out[0] + 1, out[1] + 1), out
 
 
 def _tile_count(batch, ho, wo):
     return batch * _tiles(ho) * _tiles(wo)
 
 
-def _padded_space_to_depth(x, cfg):
-    """x padded (or cut) per `_geometry` and folded 2x2 into features: [N, Ho+1, Wo+1, 4C]."""
-    return _space_to_depth(lax.pad(x, 0.0, ((0, 0, 0),) + tuple((lo, hi, 0) for lo, hi in cfg)
-                                   + ((0, 0, 0),)))
-
-
-def _space_to_depth(x):
-    n, h, w, c = x.shape
-    return (x.reshape(n, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
-            .reshape(n, h // 2, w // 2, 4 * c))
-
-
-def _depth_to_space(x):
-    n, h, w, c = x.shape
-    return (x.reshape(n, h, w, 2, 2, c // 4).transpose(0, 1, 3, 2, 4, 5)
-            .reshape(n, 2 * h, 2 * w, c // 4))
+def _input(x, s2d, p):
+    """V [25, P, 4C] of x's space-to-depth image: kind 1."""
+    return _transform(x, 1, (A * A, p, 4 * x.shape[-1]), s2d)
 
 
 def _on_cpu(winograd: Callable, fallback: Callable, a, b):
@@ -181,11 +172,10 @@ def _bilinear_jvp(winograd, fallback, primals, tangents):
 
 def strided_conv(x, k, pads, fallback: Callable):
     """y = x (*) k with stride 2, k [4, 4, C, O], pads >= 0 (`applies`)."""
-    cfg, _, (ho, wo) = _geometry(x.shape, pads)
+    s2d, (ho, wo) = _geometry(x.shape, pads)
 
     def winograd(x, k):
-        xs = _padded_space_to_depth(x, cfg)
-        v = _transform(xs, 1, (A * A, _tile_count(x.shape[0], ho, wo), xs.shape[-1]))
+        v = _input(x, s2d, _tile_count(x.shape[0], ho, wo))
         return _transform(_matmul(v, _kernel(k)), 3, (x.shape[0], ho, wo, k.shape[-1]))
     return _on_cpu(winograd, fallback, x, k)
 
@@ -199,12 +189,12 @@ def applies_kernel_grad(x_shape, k_shape, strides, rhs_dil, pads) -> bool:
 
 def strided_conv_kernel_grad(x, dy, pads, k_shape, fallback: Callable):
     """dk of y = x (*) k with stride 2 for the output gradient dy: G^T (V^T dM) G per tap."""
-    cfg, _, (ho, wo) = _geometry(x.shape, pads)
+    s2d, (ho, wo) = _geometry(x.shape, pads)
     c, o = k_shape[2:]
 
     def winograd(x, dy):
         p = _tile_count(x.shape[0], ho, wo)
-        v = _transform(_padded_space_to_depth(x, cfg), 1, (A * A, p, 4 * c))
+        v = _input(x, s2d, p)
         du = _matmul(v, _transform(dy, 4, (A * A, p, o)), ta=True)
         return _untaps(_transform(du, 6, (4, 4 * c, o)), c)
     return _on_cpu(winograd, fallback, x, dy)
@@ -212,13 +202,10 @@ def strided_conv_kernel_grad(x, dy, pads, k_shape, fallback: Callable):
 
 def strided_conv_input_grad(dy, k, pads, x_shape, fallback: Callable):
     """dx of y = x (*) k with stride 2 (`strided_conv`) for the output gradient dy."""
-    cfg, (hs, ws), (ho, wo) = _geometry(x_shape, pads)
+    s2d, (ho, wo) = _geometry(x_shape, pads)
     assert dy.shape[1:3] == (ho, wo), (dy.shape, x_shape, pads)
 
     def winograd(dy, k):
         dm = _transform(dy, 4, (A * A, _tile_count(dy.shape[0], ho, wo), k.shape[-1]))
-        dv = _matmul(dm, _kernel(k), tb=True)
-        dxs = _transform(dv, 2, (dy.shape[0], hs, ws, 4 * k.shape[2]))
-        return lax.pad(_depth_to_space(dxs), 0.0, ((0, 0, 0),)
-                       + tuple((-lo, -hi, 0) for lo, hi in cfg) + ((0, 0, 0),))
+        return _transform(_matmul(dm, _kernel(k), tb=True), 2, tuple(x_shape), s2d)
     return _on_cpu(winograd, fallback, dy, k)

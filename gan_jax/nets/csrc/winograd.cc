@@ -4,14 +4,18 @@
 // Two XLA FFI handlers, built into the same library as onednn_conv.cc by native.py:
 //
 //   GanJaxWinograd  the linear maps around the products, `kind`:
-//     1  x [N,H,W,C]   -> V [a*a, P, C]   V[k,l] = BT d BT^T  of each a x a input tile d
+//     1  x [N,H,W,C0]  -> V [a*a, P, C]   V[k,l] = BT d BT^T  of each a x a input tile d of
+//                                         the space-to-depth image (below), C = 4 C0
 //     2  V             -> x               the transpose of 1 (overlapping tiles summed)
 //     3  M [a*a, P, O] -> y [N,Ho,Wo,O]   each m x m output tile AT M AT^T, cropped to Ho, Wo
 //     4  y             -> M               the transpose of 3
 //     5  g [4, K, O]   -> U [a*a, K, O]   U[k,l] = G g G^T of a 2x2 kernel (taps i*2+j)
 //     6  dU            -> dg [4, K, O]    the transpose of 5
-//   with a = m + 1, tiles at stride m (P = N * ceil((H-1)/m) * ceil((W-1)/m), Ho = H - 1),
-//   zeros outside the image; BT [a, a], AT [m, a] and G [a, 2] come as attributes.
+//   with a = m + 1, tiles at stride m of the space-to-depth image S [N, Hs, Ws, 4 C0]
+//   (P = N * ceil((Hs-1)/m) * ceil((Ws-1)/m), Ho = Hs - 1): S[b, r, s, (p*2 + q) C0 + c] =
+//   x[b, 2r + p - lo_h, 2s + q - lo_w, c], zero outside x (`s2d` = [lo_h, lo_w, Hs, Ws]; x
+//   is padded by lo and cut or zero-extended at the high end, never copied). Zeros beyond
+//   the tiles' reach; BT [a, a], AT [m, a] and G [a, 2] come as attributes.
 //   GanJaxMatmul    c[b] = op(a[b]) op(b[b]), op = transpose where ta / tb, in oneDNN's
 //     matmul (the a*a products of a Winograd convolution, batched).
 //
@@ -32,7 +36,7 @@ namespace {
 
 constexpr int kMaxA = 8;
 
-// Tile geometry: x is [N, H, W, C]; tiles of a = m + 1 rows/cols at stride m.
+// Tile geometry: the tiled image is [N, h, w, c]; tiles of a = m + 1 rows/cols at stride m.
 struct Geo {
   int64_t n, h, w, c, m, a, th, tw;
   int64_t P() const { return n * th * tw; }
@@ -68,9 +72,19 @@ void Gather(float* d, const float* x, int64_t b, int64_t r0, int64_t s0, int64_t
     }
 }
 
-// kind 1: V[k,l] = sum_ij BT[k,i] d[i,j] BT[l,j] of each input tile d (zeros outside x)
-void In(const Geo& g, const float* bt, const float* x, float* v) {
-  const int64_t a = g.a, C = g.c, P = g.P();
+// The space-to-depth image S [N, hs, ws, 4 c0] of x [N, hh, ww, c0] (header comment).
+struct S2d {
+  int64_t hh, ww, c0, lo_h, lo_w;
+  // where in x the pixel behind S[b, r, s], block q4 = p*2 + q, starts; -1 outside x
+  int64_t Offset(int64_t b, int64_t r, int64_t s, int64_t q4) const {
+    int64_t i = 2 * r + q4 / 2 - lo_h, j = 2 * s + q4 % 2 - lo_w;
+    return i >= 0 && i < hh && j >= 0 && j < ww ? ((b * hh + i) * ww + j) * c0 : -1;
+  }
+};
+
+// kind 1: V[k,l] = sum_ij BT[k,i] d[i,j] BT[l,j] of each tile d of S (zeros beyond it)
+void In(const Geo& g, const S2d& sd, const float* bt, const float* x, float* v) {
+  const int64_t a = g.a, C = g.c, P = g.P(), c0 = sd.c0;
 #pragma omp parallel
   {
     std::vector<float> d(a * a * C), t(a * a * C);
@@ -78,7 +92,15 @@ void In(const Geo& g, const float* bt, const float* x, float* v) {
     for (int64_t p = 0; p < P; ++p) {
       int64_t b, ti, tj;
       g.Tile(p, &b, &ti, &tj);
-      Gather(d.data(), x, b, ti * g.m, tj * g.m, a, g.h, g.w, C);
+      for (int64_t i = 0; i < a; ++i)  // d = the tile of S, gathered from x
+        for (int64_t j = 0; j < a; ++j)
+          for (int64_t q4 = 0; q4 < 4; ++q4) {
+            int64_t r = ti * g.m + i, s = tj * g.m + j;
+            const int64_t off = r < g.h && s < g.w ? sd.Offset(b, r, s, q4) : -1;
+            float* dst = &d[(i * a + j) * C + q4 * c0];
+            if (off >= 0) std::memcpy(dst, x + off, c0 * sizeof(float));
+            else std::memset(dst, 0, c0 * sizeof(float));
+          }
       for (int64_t k = 0; k < a; ++k)  // t[k, j] = sum_i BT[k, i] d[i, j]
         for (int64_t j = 0; j < a; ++j)
           Combine(&t[(k * a + j) * C], C, bt + k * a, 1, a,
@@ -92,10 +114,11 @@ void In(const Geo& g, const float* bt, const float* x, float* v) {
 }
 
 // kind 2, the transpose of 1: tiles overlap by a row and a column, so they are added in
-// four phases (tile row and column parity) within which no two tiles touch.
-void InT(const Geo& g, const float* bt, const float* v, float* x) {
-  const int64_t a = g.a, C = g.c, P = g.P();
-  std::memset(x, 0, g.n * g.h * g.w * C * 4);
+// four phases (tile row and column parity) within which no two tiles touch (nor do the
+// pixels of x behind them: S's pixels map to distinct ones of x, or to none).
+void InT(const Geo& g, const S2d& sd, const float* bt, const float* v, float* x) {
+  const int64_t a = g.a, C = g.c, P = g.P(), c0 = sd.c0;
+  std::memset(x, 0, g.n * sd.hh * sd.ww * c0 * sizeof(float));
   for (int phase = 0; phase < 4; ++phase) {
 #pragma omp parallel
     {
@@ -109,12 +132,14 @@ void InT(const Geo& g, const float* bt, const float* v, float* x) {
           for (int64_t j = 0; j < a; ++j)
             Combine(&t[(k * a + j) * C], C, bt + j, a, a,
                     [&](int64_t l) { return v + ((k * a + l) * P + p) * C; });
-        for (int64_t i = 0; i < a; ++i)  // x[i, j] += sum_k BT[k, i] t[k, j]
+        for (int64_t i = 0; i < a; ++i)  // S[i, j] += sum_k BT[k, i] t[k, j], into x
           for (int64_t j = 0; j < a; ++j) {
             int64_t r = ti * g.m + i, s = tj * g.m + j;
             if (r >= g.h || s >= g.w) continue;
-            Combine(x + ((b * g.h + r) * g.w + s) * C, C, bt + i, a, a,
-                    [&](int64_t k) { return &t[(k * a + j) * C]; }, true);
+            for (int64_t q4 = 0; q4 < 4; ++q4)
+              if (const int64_t off = sd.Offset(b, r, s, q4); off >= 0)
+                Combine(x + off, c0, bt + i, a, a,
+                        [&](int64_t k) { return &t[(k * a + j) * C + q4 * c0]; }, true);
           }
       }
     }
@@ -171,11 +196,12 @@ void OutT(const Geo& g, const float* at, const float* y, float* mm, int64_t ho, 
 
 ffi::Error Wino(ffi::Buffer<ffi::F32> in, ffi::ResultBuffer<ffi::F32> out, int64_t kind,
                 int64_t m, ffi::Span<const float> bt, ffi::Span<const float> at,
-                ffi::Span<const float> gm) {
+                ffi::Span<const float> gm, ffi::Span<const int64_t> s2d) {
   const int64_t a = m + 1;
   if (a > kMaxA || static_cast<int64_t>(bt.size()) != a * a ||
-      static_cast<int64_t>(at.size()) != m * a || static_cast<int64_t>(gm.size()) != a * 2)
-    return ffi::Error::InvalidArgument("winograd: bad transform matrices");
+      static_cast<int64_t>(at.size()) != m * a || static_cast<int64_t>(gm.size()) != a * 2 ||
+      s2d.size() != 4)
+    return ffi::Error::InvalidArgument("winograd: bad transform matrices or s2d");
   auto id = in.dimensions(), od = out->dimensions();
   if (kind == 5) {  // g [4, K, O] -> U [a*a, K, O]
     const int64_t inner = id[1] * id[2];
@@ -212,11 +238,13 @@ ffi::Error Wino(ffi::Buffer<ffi::F32> in, ffi::ResultBuffer<ffi::F32> out, int64
     return ffi::Error::Success();
   }
   auto tiles = [m](int64_t n) { return (n + m - 1) / m; };
-  if (kind == 1 || kind == 2) {  // image [N,H,W,C] <-> V [a*a, P, C]
+  if (kind == 1 || kind == 2) {  // image x [N,H,W,C0] <-> V [a*a, P, 4 C0]
     auto xd = kind == 1 ? id : od;
-    Geo g{xd[0], xd[1], xd[2], xd[3], m, a, tiles(xd[1] - 1), tiles(xd[2] - 1)};
-    if (kind == 1) In(g, bt.begin(), in.typed_data(), out->typed_data());
-    else InT(g, bt.begin(), in.typed_data(), out->typed_data());
+    const int64_t hs = s2d[2], ws = s2d[3];
+    Geo g{xd[0], hs, ws, 4 * xd[3], m, a, tiles(hs - 1), tiles(ws - 1)};
+    S2d sd{xd[1], xd[2], xd[3], s2d[0], s2d[1]};
+    if (kind == 1) In(g, sd, bt.begin(), in.typed_data(), out->typed_data());
+    else InT(g, sd, bt.begin(), in.typed_data(), out->typed_data());
   } else {  // M [a*a, P, O] <-> y [N, Ho, Wo, O]
     auto yd = kind == 3 ? od : id;
     Geo g{yd[0], 0, 0, yd[3], m, a, tiles(yd[1]), tiles(yd[2])};
@@ -278,7 +306,8 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(GanJaxWinograd, Wino,
                                   .Attr<int64_t>("m")
                                   .Attr<ffi::Span<const float>>("bt")
                                   .Attr<ffi::Span<const float>>("at")
-                                  .Attr<ffi::Span<const float>>("g"));
+                                  .Attr<ffi::Span<const float>>("g")
+                                  .Attr<ffi::Span<const int64_t>>("s2d"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(GanJaxMatmul, Bmm,
                               ffi::Ffi::Bind()
