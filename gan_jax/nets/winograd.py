@@ -20,7 +20,8 @@ G^T (V^T dM) G (kinds 1, 4, 6).
 On the 2-core AVX-512 benchmark machine, with gan_jax.hostmem's allocator setting (the
 transformed tensors are 1.5-6x the size of what they transform, and freshly faulted pages
 ate the gain without it), this took the DCGAN steps from 0.90-0.97x PyTorch's time to
-0.77-0.82x (README, issue #8). `applies` and `applies_kernel_grad` hold the fixed rule
+0.77-0.82x (README, issue #8; 0.64 / 0.57 on 2026-12-06's Intel host with the transforms
+built for its CPU and reading x in place). `applies` and `applies_kernel_grad` hold the fixed rule
 (fixed, so that every process computes a shape the same way and resumed runs replay):
 4x4 kernels, stride 2, >= 16 features on both sides (image layers stay direct), at most
 256 output positions (16x16; larger maps were not measured faster), at least 64 output
