@@ -7,7 +7,7 @@ setup(
     description="Functional JAX/Flax research codebase for generative adversarial networks.",
     python_requires=">=3.10",
     packages=find_packages(include=["gan_jax", "gan_jax.*"]),
-    package_data={"gan_jax": ["assets/*.npz", "nets/csrc/*.cc", "nets/csrc/*.h"]},
+    package_data={"gan_jax": ["assets/*.npz", "cpu/csrc/*.cc", "cpu/csrc/*.h"]},
     install_requires=[
         "jax>=0.8",
         "jaxlib>=0.8",
@@ -23,7 +23,7 @@ setup(
         "scipy>=1.11",
         "scikit-learn>=1.3",
         "tensorboardX>=2.6",
-        # oneDNN's headers and library (CPU, GNU OpenMP): gan_jax/nets/native.py compiles
+        # oneDNN's headers and library (CPU, GNU OpenMP): gan_jax/cpu/native.py compiles
         # its convolution kernel-gradient handler against them (the version tested here).
         "onednn-devel-cpu-gomp==2023.2.0; platform_system == 'Linux' and "
         "platform_machine == 'x86_64'",

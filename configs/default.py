@@ -16,6 +16,7 @@ def get_config():
     c.keep_checkpoints = 3
     c.max_inflight_steps = 16    # wait on a result at least this often (XLA:CPU deadlock > 32)
     c.nan_policy = "stop"        # stop | skip | off
+    c.conv_impl = "auto"         # auto | xla | cpu: conv layers (gan_jax/backend.py)
 
     c.data = ml_collections.ConfigDict()
     c.data.name = "digits"       # digits | ring | grid | swiss_roll | tfds:<name> | folder:<path>

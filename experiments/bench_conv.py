@@ -5,7 +5,7 @@ gradient, gan_jax vs stock flax vs PyTorch, side by side.
     python experiments/bench_conv.py --rows=dcgan64 --rounds=20 --out=/tmp/conv.md
 
 Where bench_step.py times whole training steps, this splits them into the layers that
-dominate them, so a change to `gan_jax/nets/layers.py` (or a new jaxlib) can be judged
+dominate them, so a change to `gan_jax/cpu/conv.py` (or a new jaxlib) can be judged
 layer by layer: each row is one Conv / ConvTranspose of the nets in bench_step.py, at
 the batch its step runs it with (DCGAN and SN-GAN 64, CycleGAN 1), with PyTorch's
 padding (the flax side gets the explicit padding that gives the same output).
@@ -14,7 +14,7 @@ Passes, each jitted on its own (jax) or called as autograd calls it (PyTorch):
   fwd  y = conv(x, k) + b          (F.conv2d / F.conv_transpose2d)
   dx   the input gradient for a fixed dy   (aten.convolution_backward, input only)
   dk   the kernel and bias gradients       (aten.convolution_backward, weight + bias)
-Implementations: gan_jax = `layers.Conv` / `layers.ConvTranspose`; flax =
+Implementations: gan_jax = the CPU backend's `Conv` / `ConvTranspose` (gan_jax.cpu); flax =
 flax.linen.Conv / ConvTranspose on the same parameters; PyTorch with NCHW tensors as
 in bench_step.py. Method as bench_step.py: one worker process per implementation,
 a round asks each worker for the three passes in turn (order reversed every round,
@@ -78,16 +78,16 @@ def macs(spec) -> int:
 
 
 def jax_layer(spec, impl: str = "gan_jax", use_bias: bool = True):
-    """The row's layer as gan_jax's `layers.Conv` / `ConvTranspose` or (impl='flax') flax's,
+    """The row's layer as the CPU backend's `Conv` / `ConvTranspose` or (impl='flax') flax's,
     with PyTorch's padding (and output padding) as explicit flax padding."""
-    import flax.linen as nn
-    from gan_jax.nets import layers
+    from gan_jax import cpu
+    from gan_jax.nets.layers import FLAX
     _, transposed, _, _, _, f, k, s, p, op = spec
-    lib = layers if impl == "gan_jax" else nn
+    lib = cpu.conv_layers() if impl == "gan_jax" else FLAX
     if transposed:
-        return lib.ConvTranspose(f, (k, k), (s, s), ((k - 1 - p, k - 1 - p + op),) * 2,
-                                 use_bias=use_bias)
-    return lib.Conv(f, (k, k), (s, s), ((p, p),) * 2, use_bias=use_bias)
+        return lib.conv_transpose(f, (k, k), (s, s), ((k - 1 - p, k - 1 - p + op),) * 2,
+                                  use_bias=use_bias)
+    return lib.conv(f, (k, k), (s, s), ((p, p),) * 2, use_bias=use_bias)
 
 
 def jax_passes(spec, impl: str):

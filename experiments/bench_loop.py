@@ -33,9 +33,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_step import ROOT, load_average, machine, versions  # noqa: E402
 
 sys.path.insert(0, ROOT)
-from gan_jax import hostmem  # noqa: E402
+from configs import dcgan  # noqa: E402
+from gan_jax import backend  # noqa: E402
 
-hostmem.keep_freed_memory()  # as gan_jax.main does, before XLA's threads allocate
+backend.prepare_process(dcgan.get_config())  # as gan_jax.main does, before any JAX call
 import jax  # noqa: E402
 
 from configs import dcgan  # noqa: E402

@@ -2,7 +2,7 @@
 
     python experiments/bench_step.py                       # all rows, 15 timed steps each
     python experiments/bench_step.py --rows=dcgan32 --steps=20 --out=/tmp/bench.md
-    python experiments/bench_step.py --rows=dcgan32 --flax_baseline   # + flax.linen.ConvTranspose
+    python experiments/bench_step.py --rows=dcgan32 --flax_baseline   # + conv_impl='xla'
     python experiments/bench_step.py --rows=dcgan32 --baseline=/tmp/base  # + another checkout
 
 Rows (batch, loss, optimizer identical on both sides):
@@ -40,10 +40,12 @@ time on a shared machine, but it counts spinning threads too),
 compile time (gan_jax: first call minus a steady step; PyTorch: first step minus
 a steady step) and peak memory (each worker's peak resident set size, and its
 growth over the RSS after imports). torch.set_num_threads(2) and XLA on all cores
-(--threads=1: both single-threaded). gan_jax's worker sets glibc's allocator as
-gan_jax.main does (gan_jax/hostmem.py: freed memory kept, so XLA's per-step buffers do
-not fault their pages in again); PyTorch's runs with glibc's defaults, as its users'
-scripts do.
+(--threads=1: both single-threaded). gan_jax's rows use config.conv_impl='auto' (the
+CPU backend, gan_jax/cpu/, on a CPU; flax.linen's layers on a GPU or TPU); --flax_baseline
+adds a row with conv_impl='xla' (flax.linen's layers on every platform). Each gan_jax
+worker makes the process settings gan_jax.main makes (gan_jax.backend.prepare_process:
+with the CPU backend glibc keeps freed memory, so XLA's per-step buffers do not fault
+their pages in again); PyTorch's runs with glibc's defaults, as its users' scripts do.
 """
 from __future__ import annotations
 
@@ -73,8 +75,13 @@ def peak_rss_mb() -> float:
 
 
 # --------------------------------------------------------------------------- gan_jax
-def jax_config(row: str):
-    """The gan_jax config of a `gan`-game row."""
+def jax_config(row: str, conv_impl: str = "auto"):
+    """The gan_jax config of a row (cyclegan128: only conv_impl is read)."""
+    if row == "cyclegan128":
+        from configs import cyclegan
+        c = cyclegan.get_config()
+        c.conv_impl = conv_impl
+        return c
     if row.startswith("dcgan"):
         from configs import dcgan
         c = dcgan.get_config()
@@ -91,22 +98,18 @@ def jax_config(row: str):
     c.optim.name = "adam"
     c.optim.g_lr = c.optim.d_lr = 2e-4
     c.ema.decay = 0.0
+    c.conv_impl = conv_impl
     return c
 
 
-def jax_step(row: str, flax_baseline: bool):
-    """(step(), compile_seconds) running one gan_jax training step on a fixed batch."""
+def jax_step(row: str, config):
+    """step() running one gan_jax training step on a fixed batch."""
     import functools
 
     import jax
     from gan_jax import games, parallel, train
-    from gan_jax.nets import layers
-    if flax_baseline:  # the nets look the layer up at call time
-        import flax.linen as nn
-        layers.ConvTranspose = nn.ConvTranspose
     if row == "cyclegan128":
-        return jax_cyclegan_step()
-    config = jax_config(row)
+        return jax_cyclegan_step(config)
     size = config.data.image_size
     x = np.random.default_rng(0).uniform(-1, 1, (1, 64, size, size, 3)).astype(np.float32)
     batch = {"x": x}
@@ -124,21 +127,23 @@ def jax_step(row: str, flax_baseline: bool):
     return step
 
 
-def jax_cyclegan_step():
-    """One D and one G update of the CycleGAN ResNet G with a 70x70 PatchGAN (LSGAN)."""
+def jax_cyclegan_step(config):
+    """One D and one G update of the CycleGAN ResNet G with a 70x70 PatchGAN (LSGAN), built
+    with config.conv_impl's conv layers."""
     import jax
     import jax.numpy as jnp
     import ml_collections
     import optax
-    from gan_jax import nets
+    from gan_jax import backend, nets
     from gan_jax.games.gan import apply_net
     g_cfg = ml_collections.ConfigDict({"net": "cyclegan", "width": 64, "n_blocks": 6,
                                        "norm": "instance"})
     d_cfg = ml_collections.ConfigDict({"net": "patchgan", "width": 64, "n_layers": 3,
                                        "norm": "instance"})
     shape = (128, 128, 3)
-    g = nets.build("generator", g_cfg, shape, None)
-    d = nets.build("discriminator", d_cfg, shape, None)
+    convs = backend.conv_layers(config)
+    g = nets.build("generator", g_cfg, shape, None, convs=convs)
+    d = nets.build("discriminator", d_cfg, shape, None, convs=convs)
     rng = np.random.default_rng(0)
     xa, xb = (jnp.asarray(rng.uniform(-1, 1, (1,) + shape).astype(np.float32)) for _ in "ab")
     gp = g.init(jax.random.PRNGKey(0), xa, train=False)["params"]
@@ -447,11 +452,12 @@ def worker(framework: str, row: str, flax_baseline: bool, warmup: int, threads: 
         base_rss = rss_mb()
         step, flops = torch_step(row, threads)
     else:
-        from gan_jax import hostmem
-        hostmem.keep_freed_memory()  # as gan_jax.main does, before XLA's threads allocate
+        from gan_jax import backend
+        config = jax_config(row, "xla" if flax_baseline else "auto")
+        backend.prepare_process(config)  # as gan_jax.main does, before XLA's threads allocate
         import jax  # noqa: F401
         base_rss = rss_mb()
-        step = jax_step(row, flax_baseline)
+        step = jax_step(row, config)
     serve_steps(step, warmup, {"flops": flops, "base_rss_mb": base_rss})
 
 
@@ -540,7 +546,7 @@ def versions() -> str:
 def bench_row(row, steps, warmup, flax_baseline, threads, peak, baseline=""):
     kinds = [("gan_jax", "jax", False, __file__), ("PyTorch", "torch", False, __file__)]
     if flax_baseline:
-        kinds.append(("gan_jax + flax.linen.ConvTranspose", "jax", True, __file__))
+        kinds.append(("gan_jax, conv_impl='xla'", "jax", True, __file__))
     if baseline:  # another checkout's gan_jax step: its own bench_step imports its own package
         kinds.append((f"gan_jax @ {os.path.basename(os.path.normpath(baseline))}", "jax", False,
                       os.path.join(baseline, "experiments", "bench_step.py")))
@@ -585,7 +591,8 @@ def main():
     parser.add_argument("--steps", type=int, default=15, help="timed steps per framework")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps after the first")
     parser.add_argument("--flax_baseline", action="store_true",
-                        help="also time gan_jax with flax.linen.ConvTranspose (slow on CPU)")
+                        help="also time gan_jax with conv_impl='xla' (flax.linen's layers; "
+                             "slow on CPU)")
     parser.add_argument("--threads", type=int, default=2,
                         help="PyTorch threads; 1 also makes XLA single-threaded (a diagnostic "
                              "on a busy machine: CPU time then holds no spinning)")

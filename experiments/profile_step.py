@@ -46,11 +46,12 @@ def main():
                                + f" --xla_dump_to={work}/hlo").strip()
     sys.path.insert(0, ROOT)
     sys.path.insert(0, os.path.join(ROOT, "experiments"))
-    from gan_jax import hostmem
-    hostmem.keep_freed_memory()  # as gan_jax.main and bench_step's gan_jax worker do
-    import jax
     import bench_step
-    step = bench_step.jax_step(args.row, False)
+    from gan_jax import backend
+    config = bench_step.jax_config(args.row)
+    backend.prepare_process(config)  # as gan_jax.main and bench_step's gan_jax worker do
+    import jax
+    step = bench_step.jax_step(args.row, config)
     for _ in range(4):
         step()
     t0 = time.perf_counter()

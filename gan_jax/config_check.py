@@ -1,7 +1,7 @@
 """Checks a config before anything is built; each error names the field and the fix."""
 from __future__ import annotations
 
-from gan_jax import data, games, losses
+from gan_jax import backend, data, games, losses
 
 NAN_POLICIES = ("stop", "skip", "off")
 
@@ -16,6 +16,7 @@ def _positive_int(config, field, minimum=1):
 
 def validate(config) -> None:
     games.get(config.game)
+    backend.check(config)
     name = config.data.name
     if not any(name.startswith(p) for p in data.PREFIXES) and name not in data.BUILTIN:
         data.build_source(config.data)  # raises the unknown-name error

@@ -31,8 +31,8 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     config = _CONFIG.value
-    from gan_jax import hostmem
-    hostmem.keep_freed_memory()  # before XLA's threads allocate
+    from gan_jax import backend
+    backend.prepare_process(config)  # CPU backend only: before XLA's threads allocate
     # Multi-host: must come before any other JAX call.
     from gan_jax import parallel
     parallel.initialize(config.get("distributed", {}))

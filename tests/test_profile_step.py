@@ -7,8 +7,8 @@ import sys
 import jax
 import jax.numpy as jnp
 
-from gan_jax.nets import layers, winograd
-from tests.test_native import needs_native
+from gan_jax.cpu import conv as cpu_conv, winograd
+from tests.test_cpu_native import needs_native
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "experiments"))
@@ -17,7 +17,7 @@ import profile_step  # noqa: E402
 
 @needs_native
 def test_op_kinds_names_the_winograd_calls_of_a_compiled_program():
-    conv = layers.Conv(16, (4, 4), strides=(2, 2), padding=1)
+    conv = cpu_conv.Conv(16, (4, 4), strides=(2, 2), padding=1)
     x = jnp.ones((16, 16, 16, 16))  # 64 output tiles: on the Winograd path
     params = conv.init(jax.random.PRNGKey(0), x)
     hlo = jax.jit(conv.apply).lower(params, x).compile().as_text()

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax import image_pool, losses, nets, optim, parallel
+from gan_jax import backend, image_pool, losses, optim, parallel
 from gan_jax.games.gan import apply_net
 from gan_jax.metrics import translation as translation_metrics
 from gan_jax.state import GANState, global_norm
@@ -35,10 +35,10 @@ D_NAMES = ("a", "b")
 
 def make_nets(config, shape_a, shape_b, axis_name=parallel.AXIS):
     """({'ab': G_AB, 'ba': G_BA}, {'a': D_A, 'b': D_B}) for images of shape [H, W, C]."""
-    g = {"ab": nets.build("generator", config.g, shape_b, axis_name, "config.g.net"),
-         "ba": nets.build("generator", config.g, shape_a, axis_name, "config.g.net")}
-    d = {"a": nets.build("discriminator", config.d, shape_a, axis_name, "config.d.net"),
-         "b": nets.build("discriminator", config.d, shape_b, axis_name, "config.d.net")}
+    g = {"ab": backend.build_net(config, "generator", shape_b, axis_name),
+         "ba": backend.build_net(config, "generator", shape_a, axis_name)}
+    d = {"a": backend.build_net(config, "discriminator", shape_a, axis_name),
+         "b": backend.build_net(config, "discriminator", shape_b, axis_name)}
     return g, d
 
 

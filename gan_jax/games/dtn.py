@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from gan_jax import nets, optim, parallel
+from gan_jax import backend, optim, parallel
 from gan_jax.games.cyclegan import strips, take, translate
 from gan_jax.games.gan import apply_net
 from gan_jax.games.pix2pix import create_state
@@ -41,11 +41,11 @@ def encoder():
 
 
 def make_nets(config, shape_b, axis_name=parallel.AXIS):
-    g = nets.build("generator", config.g, shape_b, axis_name, "config.g.net")
+    g = backend.build_net(config, "generator", shape_b, axis_name)
     if config.d.get("classes", 1) != 3:
         raise ValueError(f"config.d.classes={config.d.get('classes', 1)} must be 3 for DTN's "
                          f"3-way discriminator.")
-    d = nets.build("discriminator", config.d, shape_b, axis_name, "config.d.net")
+    d = backend.build_net(config, "discriminator", shape_b, axis_name)
     return g, d
 
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gan_jax import losses, nets, optim, parallel
+from gan_jax import backend, losses, optim, parallel
 from gan_jax.state import GANState, global_norm
 
 
 def make_nets(config, data_shape, axis_name=parallel.AXIS):
-    g = nets.build("generator", config.g, data_shape, axis_name, "config.g.net")
-    d = nets.build("discriminator", config.d, data_shape, axis_name, "config.d.net")
+    g = backend.build_net(config, "generator", data_shape, axis_name)
+    d = backend.build_net(config, "discriminator", data_shape, axis_name)
     return g, d
 
 
@@ -168,6 +168,6 @@ def train_step(state, batch, config):
 def sample(state, config, batch, key, num=None):
     """num samples G(z) with z from `key` (EMA params when kept); [num, ...]."""
     num = num or config.sample.num
-    g = nets.build("generator", config.g, batch["x"].shape[1:], None, "config.g.net")
+    g = backend.build_net(config, "generator", batch["x"].shape[1:], None)
     z = jax.random.normal(key, (num, config.g.z_dim))
     return apply_net(g, state.sampling_params(), state.g_batch_stats, z, train=False)[0]

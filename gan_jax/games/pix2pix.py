@@ -17,7 +17,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gan_jax import nets, optim, parallel
+from gan_jax import backend, optim, parallel
 from gan_jax.games.cyclegan import (dropout_rngs, game_loss, init_variables, strips, take,
                                     translate)
 from gan_jax.games.gan import apply_net
@@ -31,9 +31,8 @@ def pair_shape(shape_a, shape_b):
 
 
 def make_nets(config, shape_a, shape_b, axis_name=parallel.AXIS):
-    g = nets.build("generator", config.g, shape_b, axis_name, "config.g.net")
-    d = nets.build("discriminator", config.d, pair_shape(shape_a, shape_b), axis_name,
-                   "config.d.net")
+    g = backend.build_net(config, "generator", shape_b, axis_name)
+    d = backend.build_net(config, "discriminator", pair_shape(shape_a, shape_b), axis_name)
     return g, d
 
 

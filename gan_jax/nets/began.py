@@ -7,6 +7,8 @@ resolution two 3x3 convs (n, 2n, 3n, ... filters) and a stride-2 3x3 conv to go
 down, then Dense to the embedding h. No batch norm (the paper's nets). G ends in
 tanh so samples stay in [-1, 1]; D's reconstruction is linear, as in the paper.
 Fields: config.{g,d}.width = n, config.g.z_dim = h = config.d.embedding.
+The convs are flax.linen.Conv on every backend (`convs` of make_* is not used: the CPU
+backend's layers were not measured on these nets).
 """
 from __future__ import annotations
 
@@ -85,12 +87,12 @@ class AutoencoderDiscriminator(nn.Module):
         return Decoder(self.image_size, self.channels, self.width)(h)
 
 
-def make_generator(cfg, data_shape: Sequence[int], axis_name=None):
+def make_generator(cfg, data_shape: Sequence[int], axis_name=None, convs=None):
     num_upsamplings(data_shape[0])
     return Decoder(image_size=data_shape[0], channels=data_shape[-1], width=cfg.width, tanh=True)
 
 
-def make_discriminator(cfg, data_shape: Sequence[int], axis_name=None):
+def make_discriminator(cfg, data_shape: Sequence[int], axis_name=None, convs=None):
     num_upsamplings(data_shape[0])
     return AutoencoderDiscriminator(image_size=data_shape[0], channels=data_shape[-1],
                                     width=cfg.width, embedding=cfg.get("embedding", 64))

@@ -17,6 +17,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from gan_jax.nets import layers
+from gan_jax.nets.layers import FLAX, ModuleDef
 from gan_jax.nets.patchgan import check_norm, norm_layer
 
 
@@ -36,17 +37,18 @@ class ResidualBlock(nn.Module):
     norm: str = "instance"
     dropout: float = 0.0
     axis_name: Optional[str] = None
+    conv: ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x, train: bool = True):
         bias = self.norm != "batch"
-        y = layers.Conv(self.features, (3, 3), padding="VALID", use_bias=bias,
-                        kernel_init=layers.normal_002, name="conv0")(reflect_pad(x, 1))
+        y = self.conv(self.features, (3, 3), padding="VALID", use_bias=bias,
+                      kernel_init=layers.normal_002, name="conv0")(reflect_pad(x, 1))
         y = nn.relu(norm_layer(self.norm, train, self.axis_name, "norm0")(y))
         if self.dropout > 0:
             y = nn.Dropout(self.dropout, deterministic=not train)(y)
-        y = layers.Conv(self.features, (3, 3), padding="VALID", use_bias=bias,
-                        kernel_init=layers.normal_002, name="conv1")(reflect_pad(y, 1))
+        y = self.conv(self.features, (3, 3), padding="VALID", use_bias=bias,
+                      kernel_init=layers.normal_002, name="conv1")(reflect_pad(y, 1))
         return x + norm_layer(self.norm, train, self.axis_name, "norm1")(y)
 
 
@@ -58,35 +60,37 @@ class ResnetGenerator(nn.Module):
     norm: str = "instance"
     dropout: float = 0.0
     axis_name: Optional[str] = None
+    conv: ModuleDef = nn.Conv
+    conv_transpose: ModuleDef = nn.ConvTranspose
 
     @nn.compact
     def __call__(self, x, train: bool = True):
         bias = self.norm != "batch"
         norm = lambda name: norm_layer(self.norm, train, self.axis_name, name)
-        x = layers.Conv(self.width, (7, 7), padding="VALID", use_bias=bias,
-                        kernel_init=layers.normal_002, name="stem")(reflect_pad(x, 3))
+        x = self.conv(self.width, (7, 7), padding="VALID", use_bias=bias,
+                      kernel_init=layers.normal_002, name="stem")(reflect_pad(x, 3))
         x = nn.relu(norm("stem_norm")(x))
         for i in range(2):
-            x = layers.Conv(self.width * 2 ** (i + 1), (3, 3), (2, 2),
-                            padding=((1, 1), (1, 1)), use_bias=bias,
-                            kernel_init=layers.normal_002, name=f"down{i}")(x)
+            x = self.conv(self.width * 2 ** (i + 1), (3, 3), (2, 2),
+                          padding=((1, 1), (1, 1)), use_bias=bias,
+                          kernel_init=layers.normal_002, name=f"down{i}")(x)
             x = nn.relu(norm(f"down{i}_norm")(x))
         for i in range(self.n_blocks):
-            x = ResidualBlock(self.width * 4, self.norm, self.dropout, self.axis_name,
+            x = ResidualBlock(self.width * 4, self.norm, self.dropout, self.axis_name, self.conv,
                               name=f"block{i}")(x, train)
         for i in range(2):
             # PyTorch ConvTranspose2d(k=3, s=2, padding=1, output_padding=1) pads the
             # stride-dilated input by (k - 1 - p, k - 1 - p + output_padding) = (1, 2).
-            x = layers.ConvTranspose(self.width * 2 ** (1 - i), (3, 3), (2, 2),
-                                     padding=((1, 2), (1, 2)), use_bias=bias,
-                                     kernel_init=layers.normal_002, name=f"up{i}")(x)
+            x = self.conv_transpose(self.width * 2 ** (1 - i), (3, 3), (2, 2),
+                                    padding=((1, 2), (1, 2)), use_bias=bias,
+                                    kernel_init=layers.normal_002, name=f"up{i}")(x)
             x = nn.relu(norm(f"up{i}_norm")(x))
-        x = layers.Conv(self.channels, (7, 7), padding="VALID", kernel_init=layers.normal_002,
-                        name="head")(reflect_pad(x, 3))
+        x = self.conv(self.channels, (7, 7), padding="VALID", kernel_init=layers.normal_002,
+                      name="head")(reflect_pad(x, 3))
         return jnp.tanh(x)
 
 
-def make_generator(cfg, data_shape: Sequence[int], axis_name=None):
+def make_generator(cfg, data_shape: Sequence[int], axis_name=None, convs=FLAX):
     """The ResNet generator producing images of `data_shape` ([H, W, C])."""
     h, w = data_shape[0], data_shape[1]
     if h % 4 or w % 4 or min(h, w) < 8:
@@ -95,4 +99,5 @@ def make_generator(cfg, data_shape: Sequence[int], axis_name=None):
     n_blocks = int(cfg.get("n_blocks", 0)) or default_blocks(min(h, w))
     return ResnetGenerator(channels=data_shape[-1], width=cfg.width, n_blocks=n_blocks,
                            norm=check_norm(cfg.get("norm", "instance"), "config.g.norm"),
-                           dropout=float(cfg.get("dropout", 0.0)), axis_name=axis_name)
+                           dropout=float(cfg.get("dropout", 0.0)), axis_name=axis_name,
+                           conv=convs.conv, conv_transpose=convs.conv_transpose)

@@ -14,6 +14,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from gan_jax.nets import layers
+from gan_jax.nets.layers import FLAX, ModuleDef
 
 PAD1 = ((1, 1), (1, 1))
 
@@ -34,6 +35,7 @@ class Generator(nn.Module):
     width: int = 64
     max_mult: int = 8
     axis_name: Optional[str] = None
+    conv_transpose: ModuleDef = nn.ConvTranspose
 
     @nn.compact
     def __call__(self, z, train: bool = True):
@@ -46,11 +48,11 @@ class Generator(nn.Module):
                      kernel_init=layers.normal_002)(z)
         x = nn.relu(bn()(x.reshape(z.shape[0], 4, 4, self.width * mults[0])))
         for m in mults[1:]:
-            x = layers.ConvTranspose(self.width * m, (4, 4), (2, 2), padding="SAME",
-                                     use_bias=False, kernel_init=layers.normal_002)(x)
+            x = self.conv_transpose(self.width * m, (4, 4), (2, 2), padding="SAME",
+                                    use_bias=False, kernel_init=layers.normal_002)(x)
             x = nn.relu(bn()(x))
-        x = layers.ConvTranspose(self.channels, (4, 4), (2, 2), padding="SAME",
-                                 kernel_init=layers.normal_002)(x)
+        x = self.conv_transpose(self.channels, (4, 4), (2, 2), padding="SAME",
+                                kernel_init=layers.normal_002)(x)
         return jnp.tanh(x)
 
 
@@ -61,14 +63,15 @@ class Discriminator(nn.Module):
     max_mult: int = 8
     batch_norm: bool = True
     axis_name: Optional[str] = None
+    conv: ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x, train: bool = True, return_features: bool = False):
         n = num_blocks(self.image_size)
         for i in range(n):
-            x = layers.Conv(self.width * min(2 ** i, self.max_mult), (4, 4), (2, 2),
-                            padding=PAD1, use_bias=not (self.batch_norm and i > 0),
-                            kernel_init=layers.normal_002)(x)
+            x = self.conv(self.width * min(2 ** i, self.max_mult), (4, 4), (2, 2),
+                          padding=PAD1, use_bias=not (self.batch_norm and i > 0),
+                          kernel_init=layers.normal_002)(x)
             if self.batch_norm and i > 0:
                 x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                                  axis_name=self.axis_name, scale_init=layers.bn_scale_init)(x)
@@ -78,13 +81,14 @@ class Discriminator(nn.Module):
         return (logits, features) if return_features else logits
 
 
-def make_generator(cfg, data_shape: Sequence[int], axis_name=None):
+def make_generator(cfg, data_shape: Sequence[int], axis_name=None, convs=FLAX):
     num_blocks(data_shape[0])
     return Generator(image_size=data_shape[0], channels=data_shape[-1], width=cfg.width,
-                     axis_name=axis_name)
+                     axis_name=axis_name, conv_transpose=convs.conv_transpose)
 
 
-def make_discriminator(cfg, data_shape: Sequence[int], axis_name=None):
+def make_discriminator(cfg, data_shape: Sequence[int], axis_name=None, convs=FLAX):
     num_blocks(data_shape[0])
     return Discriminator(image_size=data_shape[0], width=cfg.width,
-                         batch_norm=cfg.get("batch_norm", True), axis_name=axis_name)
+                         batch_norm=cfg.get("batch_norm", True), axis_name=axis_name,
+                         conv=convs.conv)

@@ -105,7 +105,7 @@ def _init_fields(cfg):
             "weight_scale": float(cfg.get("weight_scale", 1.0))}
 
 
-def make_generator(cfg, data_shape: Sequence[int], axis_name: Optional[str] = None):
+def make_generator(cfg, data_shape: Sequence[int], axis_name: Optional[str] = None, convs=None):
     return MLP(out=data_shape[-1], width=cfg.width, depth=cfg.get("depth", 2),
                activation=cfg.get("activation", "relu"),
                maxout_pieces=cfg.get("maxout_pieces", 5),
@@ -113,7 +113,8 @@ def make_generator(cfg, data_shape: Sequence[int], axis_name: Optional[str] = No
                **_init_fields(cfg))
 
 
-def make_discriminator(cfg, data_shape: Sequence[int], axis_name: Optional[str] = None):
+def make_discriminator(cfg, data_shape: Sequence[int], axis_name: Optional[str] = None,
+                       convs=None):
     """The MLP critic; config.d.batch_norm is ignored (none of the toy papers uses BN in D)."""
     return Discriminator(width=cfg.width, depth=cfg.get("depth", 2),
                          activation=cfg.get("activation", "relu"), pack=int(cfg.get("pack", 1)),

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 import flax.linen as nn
 
 from gan_jax.nets import layers
+from gan_jax.nets.layers import FLAX, ModuleDef
 
 NORMS = ("batch", "instance", "none")
 PAD1 = ((1, 1), (1, 1))
@@ -59,10 +60,11 @@ class PatchDiscriminator(nn.Module):
     norm: str = "batch"
     classes: int = 1
     axis_name: Optional[str] = None
+    conv: ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x, train: bool = True):
-        conv = lambda f, k, s, p, bias=True, name=None: layers.Conv(
+        conv = lambda f, k, s, p, bias=True, name=None: self.conv(
             f, (k, k), (s, s), padding=p, use_bias=bias, kernel_init=layers.normal_002, name=name)
         bias = self.norm != "batch"  # the reference drops conv biases only before batch norm
         if self.n_layers == 0:
@@ -80,7 +82,7 @@ class PatchDiscriminator(nn.Module):
         return x[..., 0] if self.classes == 1 else x
 
 
-def make_discriminator(cfg, data_shape: Sequence[int], axis_name=None):
+def make_discriminator(cfg, data_shape: Sequence[int], axis_name=None, convs=FLAX):
     n_layers = int(cfg.get("n_layers", 3))
     if n_layers < 0:
         raise ValueError(f"config.d.n_layers={n_layers} must be >= 0 (0: PixelGAN, 3: 70x70).")
@@ -90,4 +92,5 @@ def make_discriminator(cfg, data_shape: Sequence[int], axis_name=None):
                          f"{3 * 2 ** n_layers} pixels (got {size}); lower config.d.n_layers.")
     return PatchDiscriminator(width=cfg.width, n_layers=n_layers,
                               norm=check_norm(cfg.get("norm", "batch"), "config.d.norm"),
-                              classes=int(cfg.get("classes", 1)), axis_name=axis_name)
+                              classes=int(cfg.get("classes", 1)), axis_name=axis_name,
+                              conv=convs.conv)

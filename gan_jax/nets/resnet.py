@@ -15,7 +15,8 @@ Normalization for GANs" (appendix B.4), after Gulrajani et al. (2017):
 
 Every D layer is spectrally normalised (`spectral_norm`, one power iteration per
 call, u kept in 'batch_stats'). Upsample-then-conv runs as `layers.UpsampleConv`
-and conv-then-pool as `layers.ConvPool`: the same functions and parameters with
+and conv-then-pool as `layers.ConvPool` (module fields, like `conv`): the same
+functions and parameters with
 2.25x fewer multiply-adds; the G shortcut applies its 1x1 conv before upsampling
 (they commute). Init: Xavier-uniform, gain sqrt(2) in the residual branches and
 1 in shortcuts and dense layers (the authors' Chainer code).
@@ -32,6 +33,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from gan_jax.nets import layers
+from gan_jax.nets.layers import FLAX, ModuleDef
 
 RESIDUAL_INIT = nn.initializers.variance_scaling(2.0, "fan_avg", "uniform")
 SHORTCUT_INIT = nn.initializers.xavier_uniform()
@@ -57,16 +59,18 @@ class UpBlock(nn.Module):
     """x + BN-ReLU-upsample-conv3x3-BN-ReLU-conv3x3 (x); shortcut upsample(conv1x1(x))."""
     features: int
     axis_name: Optional[str] = None
+    conv: ModuleDef = nn.Conv
+    upsample_conv: ModuleDef = layers.UpsampleConv
 
     @nn.compact
     def __call__(self, x, train: bool = True):
         bn = lambda name: nn.BatchNorm(use_running_average=not train, momentum=0.9,
                                        epsilon=1e-5, axis_name=self.axis_name, name=name)
-        h = layers.UpsampleConv(self.features, (3, 3), kernel_init=RESIDUAL_INIT, name="conv1")(
+        h = self.upsample_conv(self.features, (3, 3), kernel_init=RESIDUAL_INIT, name="conv1")(
             nn.relu(bn("bn1")(x)))
-        h = layers.Conv(self.features, (3, 3), kernel_init=RESIDUAL_INIT, name="conv2")(
+        h = self.conv(self.features, (3, 3), kernel_init=RESIDUAL_INIT, name="conv2")(
             nn.relu(bn("bn2")(h)))
-        shortcut = layers.Conv(self.features, (1, 1), kernel_init=SHORTCUT_INIT, name="shortcut")
+        shortcut = self.conv(self.features, (1, 1), kernel_init=SHORTCUT_INIT, name="shortcut")
         return h + upsample(shortcut(x))
 
 
@@ -76,16 +80,19 @@ class Generator(nn.Module):
     channels: int = 3
     width: int = 256
     axis_name: Optional[str] = None
+    conv: ModuleDef = nn.Conv
+    upsample_conv: ModuleDef = layers.UpsampleConv
 
     @nn.compact
     def __call__(self, z, train: bool = True):
         x = nn.Dense(4 * 4 * self.width, kernel_init=SHORTCUT_INIT, name="dense")(z)
         x = x.reshape(z.shape[0], 4, 4, self.width)
         for i in range(up_blocks(self.image_size)):
-            x = UpBlock(self.width, self.axis_name, name=f"block{i}")(x, train)
+            x = UpBlock(self.width, self.axis_name, self.conv, self.upsample_conv,
+                        name=f"block{i}")(x, train)
         x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                                  axis_name=self.axis_name, name="bn")(x))
-        x = layers.Conv(self.channels, (3, 3), kernel_init=SHORTCUT_INIT, name="conv_out")(x)
+        x = self.conv(self.channels, (3, 3), kernel_init=SHORTCUT_INIT, name="conv_out")(x)
         return jnp.tanh(x)
 
 
@@ -95,6 +102,8 @@ class DownBlock(nn.Module):
     downsample: bool = True
     first: bool = False
     spectral_norm: bool = True
+    conv: ModuleDef = nn.Conv
+    conv_pool: ModuleDef = layers.ConvPool
 
     @nn.compact
     def __call__(self, x, train: bool = True):
@@ -105,8 +114,8 @@ class DownBlock(nn.Module):
 
         def conv(k, init, pool, name):
             if pool:
-                return layers.ConvPool(self.features, (k, k), kernel_init=init, name=name)
-            return layers.Conv(self.features, (k, k), kernel_init=init, name=name)
+                return self.conv_pool(self.features, (k, k), kernel_init=init, name=name)
+            return self.conv(self.features, (k, k), kernel_init=init, name=name)
 
         h = x if self.first else nn.relu(x)
         h = sn(conv(3, RESIDUAL_INIT, False, "conv1"), h)
@@ -121,11 +130,14 @@ class Discriminator(nn.Module):
     """images [B, H, W, C] -> logits [B]. Optionally returns the pooled features."""
     width: int = 128
     spectral_norm: bool = True
+    conv: ModuleDef = nn.Conv
+    conv_pool: ModuleDef = layers.ConvPool
 
     @nn.compact
     def __call__(self, x, train: bool = True, return_features: bool = False):
         for i, down in enumerate((True, True, False, False)):
-            x = DownBlock(self.width, down, i == 0, self.spectral_norm, name=f"block{i}")(x, train)
+            x = DownBlock(self.width, down, i == 0, self.spectral_norm, self.conv, self.conv_pool,
+                          name=f"block{i}")(x, train)
         features = jnp.sum(nn.relu(x), axis=(1, 2))
         dense = nn.Dense(1, kernel_init=SHORTCUT_INIT, name="dense")
         logits = (nn.SpectralNorm(dense)(features, update_stats=train) if self.spectral_norm
@@ -133,14 +145,15 @@ class Discriminator(nn.Module):
         return (logits, features) if return_features else logits
 
 
-def make_generator(cfg, data_shape: Sequence[int], axis_name=None):
+def make_generator(cfg, data_shape: Sequence[int], axis_name=None, convs=FLAX):
     up_blocks(data_shape[0])
     return Generator(image_size=data_shape[0], channels=data_shape[-1], width=cfg.width,
-                     axis_name=axis_name)
+                     axis_name=axis_name, conv=convs.conv, upsample_conv=convs.upsample_conv)
 
 
-def make_discriminator(cfg, data_shape: Sequence[int], axis_name=None):
+def make_discriminator(cfg, data_shape: Sequence[int], axis_name=None, convs=FLAX):
     if min(data_shape[0], data_shape[1]) < 4:
         raise ValueError(f"config.data.image_size={data_shape[0]} is too small for the ResNet D; "
                          f"use at least 4 (32 as in SN-GAN).")
-    return Discriminator(width=cfg.width, spectral_norm=bool(cfg.get("spectral_norm", True)))
+    return Discriminator(width=cfg.width, spectral_norm=bool(cfg.get("spectral_norm", True)),
+                         conv=convs.conv, conv_pool=convs.conv_pool)

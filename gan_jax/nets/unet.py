@@ -24,6 +24,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from gan_jax.nets import layers
+from gan_jax.nets.layers import FLAX, ModuleDef
 from gan_jax.nets.patchgan import check_norm, norm_layer
 
 PAD1 = ((1, 1), (1, 1))
@@ -43,6 +44,8 @@ class UnetGenerator(nn.Module):
     norm: str = "batch"
     dropout: float = 0.5
     axis_name: Optional[str] = None
+    conv: ModuleDef = nn.Conv
+    conv_transpose: ModuleDef = nn.ConvTranspose
 
     @nn.compact
     def __call__(self, x, train: bool = True):
@@ -52,9 +55,9 @@ class UnetGenerator(nn.Module):
         for i in range(n):
             if i > 0:
                 x = nn.leaky_relu(x, 0.2)
-            x = nn.Conv(level_width(self.width, i), (4, 4), (2, 2), padding=PAD1,
-                        use_bias=bias, kernel_init=layers.normal_002,
-                        name=f"down{i}")(x)
+            x = self.conv(level_width(self.width, i), (4, 4), (2, 2), padding=PAD1,
+                          use_bias=bias, kernel_init=layers.normal_002,
+                          name=f"down{i}")(x)
             if 0 < i < n - 1:
                 x = norm_layer(self.norm, train, self.axis_name, f"down{i}_norm")(x)
             skips.append(x)
@@ -63,9 +66,9 @@ class UnetGenerator(nn.Module):
                 x = jnp.concatenate([skips[i], x], axis=-1)
             x = nn.relu(x)
             out = self.channels if i == 0 else level_width(self.width, i - 1)
-            x = layers.ConvTranspose(out, (4, 4), (2, 2), padding=UP_PAD,
-                                     use_bias=bias or i == 0, kernel_init=layers.normal_002,
-                                     name=f"up{i}")(x)
+            x = self.conv_transpose(out, (4, 4), (2, 2), padding=UP_PAD,
+                                    use_bias=bias or i == 0, kernel_init=layers.normal_002,
+                                    name=f"up{i}")(x)
             if i == 0:
                 return jnp.tanh(x)
             x = norm_layer(self.norm, train, self.axis_name, f"up{i}_norm")(x)
@@ -73,7 +76,7 @@ class UnetGenerator(nn.Module):
                 x = nn.Dropout(self.dropout, deterministic=not train)(x)
 
 
-def make_generator(cfg, data_shape: Sequence[int], axis_name=None):
+def make_generator(cfg, data_shape: Sequence[int], axis_name=None, convs=FLAX):
     """The U-Net producing images of `data_shape` ([H, W, C])."""
     size = min(data_shape[0], data_shape[1])
     n_downs = int(cfg.get("n_downs", 0)) or int(round(math.log2(size)))
@@ -83,4 +86,5 @@ def make_generator(cfg, data_shape: Sequence[int], axis_name=None):
                          f"config.data.image_size or a smaller config.g.n_downs.")
     return UnetGenerator(channels=data_shape[-1], width=cfg.width, n_downs=n_downs,
                          norm=check_norm(cfg.get("norm", "batch"), "config.g.norm"),
-                         dropout=float(cfg.get("dropout", 0.5)), axis_name=axis_name)
+                         dropout=float(cfg.get("dropout", 0.5)), axis_name=axis_name,
+                         conv=convs.conv, conv_transpose=convs.conv_transpose)

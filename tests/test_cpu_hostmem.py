@@ -1,4 +1,4 @@
-"""gan_jax/hostmem.py: after keep_freed_memory(), freed buffers are reused without page faults.
+"""gan_jax/cpu/hostmem.py: after keep_freed_memory(), freed buffers are reused without page faults.
 
 Checked in fresh processes (the setting is process-wide and final), with transparent huge
 pages off so that every 4 KB page counts: a 40 MB buffer (above glibc's largest mmap
@@ -16,7 +16,7 @@ SCRIPT = """
 import ctypes, resource, sys
 import numpy as np
 ctypes.CDLL(None).prctl(41, 1, 0, 0, 0)  # PR_SET_THP_DISABLE: count 4 KB pages
-from gan_jax import hostmem
+from gan_jax.cpu import hostmem
 applied = hostmem.keep_freed_memory() if sys.argv[1] == "keep" else False
 np.ones(10_000_000, np.float32)  # 40 MB: allocated, touched, freed
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -1,4 +1,4 @@
-"""gan_jax/nets/native.py: convolutions in oneDNN, built here, equal JAX's own.
+"""gan_jax/cpu/native.py: convolutions in oneDNN, built here, equal JAX's own.
 
 References: flax.linen.Conv / ConvTranspose differentiated by JAX (lax's convolution
 and its transpose rules), for every stride / kernel / padding the nets use, dilated
@@ -14,9 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax.nets import layers, native
+from gan_jax.cpu import conv as cpu_conv, native
 
-from tests.test_layers import assert_close
+from tests.test_cpu_conv import assert_close
 
 
 def _installed() -> bool:
@@ -56,8 +56,8 @@ def test_outputs_and_gradients_equal_flax_and_run_in_onednn(transpose):
     # strided Conv input gradients) too. The compiled program must hold the custom call
     # once per such use: a silent fall-back to XLA's formulation fails here.
     x = jax.random.normal(jax.random.PRNGKey(1), (3, 11, 10, 6))
-    fast_cls, ref_cls = ((layers.ConvTranspose, nn.ConvTranspose) if transpose
-                         else (layers.Conv, nn.Conv))
+    fast_cls, ref_cls = ((cpu_conv.ConvTranspose, nn.ConvTranspose) if transpose
+                         else (cpu_conv.Conv, nn.Conv))
     for s, k, pad, rhs in CASES:
         opts = dict(features=5, kernel_size=(k, k), strides=(s, s), padding=pad,
                     kernel_dilation=(rhs, rhs))
@@ -73,7 +73,7 @@ def test_outputs_and_gradients_equal_flax_and_run_in_onednn(transpose):
 @needs_native
 def test_second_order_and_vmap_match_flax():
     x = jax.random.normal(jax.random.PRNGKey(2), (2, 8, 8, 4))
-    fast, ref = layers.Conv(6, (4, 4), strides=(2, 2), padding=1), nn.Conv(6, (4, 4), (2, 2), 1)
+    fast, ref = cpu_conv.Conv(6, (4, 4), strides=(2, 2), padding=1), nn.Conv(6, (4, 4), (2, 2), 1)
     params = ref.init(jax.random.PRNGKey(0), x)
 
     def grad_norm(module):  # |dL/dk|^2: its derivative goes through the kernel gradient's
@@ -96,7 +96,7 @@ def test_second_order_and_vmap_match_flax():
 def test_other_platforms_and_the_switch_use_xla(monkeypatch):
     x, dy = jnp.ones((2, 8, 8, 3)), jnp.ones((2, 4, 4, 5))
     args = ((4, 4, 3, 5), (2, 2), ((1, 1), (1, 1)), (1, 1))
-    xla = lambda x, dy: layers._kernel_grad_xla(x, dy, *args[:3], (1, 1), (1, 1), None)
+    xla = lambda x, dy: cpu_conv._kernel_grad_xla(x, dy, *args[:3], (1, 1), (1, 1), None)
     f = jax.jit(lambda x, dy: native.kernel_grad(x, dy, *args, xla))
     traced = f.trace(x, dy)
     assert native.TARGET in traced.lower(lowering_platforms=("cpu",)).as_text()
@@ -104,7 +104,7 @@ def test_other_platforms_and_the_switch_use_xla(monkeypatch):
     assert_close(f(x, dy), xla(x, dy))
     monkeypatch.setenv("GAN_JAX_NATIVE", "0")
     assert not native.available() and not native.supported(x, dy)
-    conv = layers.Conv(5, (4, 4), strides=(2, 2), padding=1)
+    conv = cpu_conv.Conv(5, (4, 4), strides=(2, 2), padding=1)
     params = conv.init(jax.random.PRNGKey(0), x)
     grad = jax.jit(jax.grad(lambda p: jnp.sum(conv.apply(p, x))))
     assert native.TARGET not in grad.lower(params).as_text()

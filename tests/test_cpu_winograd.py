@@ -1,4 +1,4 @@
-"""gan_jax/nets/winograd.py: DCGAN's 4x4 stride-2 convolutions by Winograd F(4x4, 2x2).
+"""gan_jax/cpu/winograd.py: DCGAN's 4x4 stride-2 convolutions by Winograd F(4x4, 2x2).
 
 References: flax.linen.Conv / ConvTranspose differentiated by JAX (lax's convolution and
 its transpose rules) on the same parameters: outputs, input and parameter gradients, second
@@ -12,10 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax.nets import layers, winograd
+from gan_jax.cpu import conv as cpu_conv, winograd
 
-from tests.test_layers import assert_close
-from tests.test_native import needs_native
+from tests.test_cpu_conv import assert_close
+from tests.test_cpu_native import needs_native
 
 
 def test_the_transforms_compute_a_correlation():
@@ -51,8 +51,8 @@ CASES = [  # (module, input shape, padding)
 @pytest.mark.parametrize("kind,shape,pad", CASES)
 def test_outputs_and_gradients_equal_flax_and_run_winograd(kind, shape, pad, any_batch):
     x = jax.random.normal(jax.random.PRNGKey(1), shape)
-    fast_cls, ref_cls = ((layers.ConvTranspose, nn.ConvTranspose) if kind == "convT"
-                         else (layers.Conv, nn.Conv))
+    fast_cls, ref_cls = ((cpu_conv.ConvTranspose, nn.ConvTranspose) if kind == "convT"
+                         else (cpu_conv.Conv, nn.Conv))
     opts = dict(features=20, kernel_size=(4, 4), strides=(2, 2), padding=pad)
     fast, ref = _value_and_grads(fast_cls(**opts)), _value_and_grads(ref_cls(**opts))
     params = ref_cls(**opts).init(jax.random.PRNGKey(0), x)
@@ -66,7 +66,7 @@ def test_outputs_and_gradients_equal_flax_and_run_winograd(kind, shape, pad, any
 @needs_native
 def test_second_order_and_vmap_match_flax(any_batch):
     x = jax.random.normal(jax.random.PRNGKey(2), (2, 8, 8, 16))
-    fast, ref = layers.Conv(16, (4, 4), (2, 2), 1), nn.Conv(16, (4, 4), (2, 2), 1)
+    fast, ref = cpu_conv.Conv(16, (4, 4), (2, 2), 1), nn.Conv(16, (4, 4), (2, 2), 1)
     params = ref.init(jax.random.PRNGKey(0), x)
 
     def grad_norm(module):  # |dL/dk|^2 differentiated again: a gradient penalty's pattern
@@ -100,7 +100,7 @@ def test_the_rule_keeps_other_shapes_direct(monkeypatch):
     assert not winograd.applies_kernel_grad(*wide, (1, 1), ((1, 1), (1, 1)))
     monkeypatch.setenv("GAN_JAX_WINOGRAD", "0")
     assert not winograd.applies(**ok)
-    conv = layers.Conv(16, (4, 4), strides=(2, 2), padding=1)
+    conv = cpu_conv.Conv(16, (4, 4), strides=(2, 2), padding=1)
     x = jnp.ones((16, 16, 16, 16))
     params = conv.init(jax.random.PRNGKey(0), x)
     grad = jax.jit(jax.grad(lambda p: jnp.sum(conv.apply(p, x))))

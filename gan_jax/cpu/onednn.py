@@ -16,7 +16,7 @@ and only where oneDNN takes the case (no input dilation, padding >= 0); every
 other case, every other platform (its lowering there is lax's convolution) and
 `GAN_JAX_ONEDNN=0` in the environment use `jax.lax.conv_general_dilated` (the
 variable is read when a convolution is traced; set it before the first step).
-tests/test_layers.py checks that the custom call is in the compiled program and
+tests/test_cpu_conv.py checks that the custom call is in the compiled program and
 agrees with lax.
 """
 from __future__ import annotations
@@ -112,7 +112,7 @@ def conv(x, k, strides, pads, rhs_dil=(1, 1), swap_io=False):
     """lax.conv_general_dilated(x, k, strides, pads, None, rhs_dil, NHWC/HWIO/NHWC), run by
     oneDNN on CPU; with `swap_io` the kernel is read as HWOI (k's last two axes swapped),
     which saves materializing that transpose. Its derivatives are lax's convolutions
-    (layers.py's custom VJP supplies the fast first-order ones; these serve higher orders)."""
+    (conv.py's custom VJP supplies the fast first-order ones; these serve higher orders)."""
     strides, rhs_dil = tuple(int(s) for s in strides), tuple(int(d) for d in rhs_dil)
     pads = tuple((int(lo), int(hi)) for lo, hi in pads)
     return _conv(x, k, strides, pads, rhs_dil, bool(swap_io))

@@ -33,9 +33,9 @@ gradient ran slower than direct with the transforms built for baseline x86-64, a
 step 7-9% faster with them built for the CPU, -march=native).
 GAN_JAX_WINOGRAD=0 turns the path off (the direct oneDNN kernels are used).
 
-layers.py calls these inside its custom VJP (their derivatives are layers.py's); each
+conv.py calls these inside its custom VJP (their derivatives are conv.py's); each
 lowers to the `fallback` given off CPU, and without the native library or for other
-dtypes layers.py does not call them.
+dtypes conv.py does not call them.
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from gan_jax.nets import native
+from gan_jax.cpu import native
 
 M = 4  # output tile: F(4x4, 2x2), input tiles of A = 5
 A = M + 1

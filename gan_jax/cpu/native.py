@@ -16,9 +16,9 @@ once per source / jaxlib / compiler / kind of CPU (`-march=native`) and cached u
 The same library holds csrc/winograd.cc (OpenMP transforms and oneDNN's batched matmul
 for winograd.py's 4x4 stride-2 convolutions; hence -fopenmp).
 
-layers.py's custom VJP uses it when `available()`; otherwise (no wheel, no compiler, a
+conv.py's custom VJP uses it when `available()`; otherwise (no wheel, no compiler, a
 build error, not float32 / 2-D, or `GAN_JAX_NATIVE=0` when the first convolution is
-traced) layers.py keeps its XLA formulations, and a build error is logged once with the
+traced) conv.py keeps its XLA formulations, and a build error is logged once with the
 compiler's message. On other platforms than CPU each call lowers to the XLA formulation
 passed with it, and its derivatives (second order, e.g. gradient penalties) are always
 that formulation's.

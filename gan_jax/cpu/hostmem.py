@@ -9,7 +9,8 @@ every step faults their pages in again: 54k minor faults per dcgan64 step (220 M
 interleaved runs against the code without it took 1-5% less time and CPU time on
 CycleGAN and dcgan64 (none on dcgan32). The process keeps its peak heap: the trade.
 
-`gan_jax.main` calls it before any JAX call, as do the benchmark workers' gan_jax sides
+`gan_jax.main` calls it before any JAX call when config.conv_impl chooses the CPU backend
+(gan_jax.backend.expects_cpu_backend), as do the benchmark workers' gan_jax sides
 (bench_step.py, bench_loop.py); a notebook can call it first thing. It changes the whole
 process and cannot be undone; GAN_JAX_KEEP_FREED_MEMORY=0 skips it.
 """
