@@ -17,7 +17,7 @@ The input gradient (also a transposed convolution's forward) is the transpose of
 chain (kinds 4 and 2 around dM @ U^T; kind 2 writes dx itself), the kernel gradient
 G^T (V^T dM) G (kinds 1, 4, 6).
 
-On the 2-core AVX-512 benchmark machine, with gan_jax.hostmem's allocator setting (the
+On the 2-core AVX-512 benchmark machine, with gan_jax.cpu.hostmem's allocator setting (the
 transformed tensors are 1.5-6x the size of what they transform, and freshly faulted pages
 ate the gain without it), this took the DCGAN steps from 0.90-0.97x PyTorch's time to
 0.77-0.82x (README, issue #8; 0.64 / 0.57 on 2026-12-06's Intel host with the transforms
