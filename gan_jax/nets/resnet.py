@@ -16,9 +16,8 @@ Normalization for GANs" (appendix B.4), after Gulrajani et al. (2017):
 Every D layer is spectrally normalised (`spectral_norm`, one power iteration per
 call, u kept in 'batch_stats'). Upsample-then-conv runs as `layers.UpsampleConv`
 and conv-then-pool as `layers.ConvPool` (module fields, like `conv`): the same
-functions and parameters with
-2.25x fewer multiply-adds; the G shortcut applies its 1x1 conv before upsampling
-(they commute). Init: Xavier-uniform, gain sqrt(2) in the residual branches and
+functions and parameters with 2.25x fewer multiply-adds; the G shortcut applies its
+1x1 conv before upsampling (they commute). Init: Xavier-uniform, gain sqrt(2) in the residual branches and
 1 in shortcuts and dense layers (the authors' Chainer code).
 Config: config.g.width (256), config.g.z_dim (128), config.d.width (128),
 config.d.spectral_norm (True). Image size 32 (4 x 2^3); others of 4 x 2^n work
