@@ -19,6 +19,7 @@ import pkgutil
 import jax
 
 from gan_jax import nets
+from gan_jax.errors import UserError
 from gan_jax.nets.layers import FLAX, ConvLayers
 
 IMPLS = ("auto", "xla", "cpu")
@@ -28,7 +29,7 @@ def check(config) -> str:
     """config.conv_impl, validated."""
     impl = config.get("conv_impl", "auto")
     if impl not in IMPLS:
-        raise ValueError(f"config.conv_impl={impl!r} is unknown; choose one of: "
+        raise UserError(f"config.conv_impl={impl!r} is unknown; choose one of: "
                          f"{', '.join(IMPLS)}.")
     return impl
 

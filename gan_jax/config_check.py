@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from gan_jax import backend, data, games, losses
+from gan_jax.errors import UserError
 
 NAN_POLICIES = ("stop", "skip", "off")
 
@@ -11,7 +12,7 @@ def _positive_int(config, field, minimum=1):
     for part in field.split("."):
         value = value[part]
     if not isinstance(value, int) or value < minimum:
-        raise ValueError(f"config.{field}={value!r} must be an integer >= {minimum}.")
+        raise UserError(f"config.{field}={value!r} must be an integer >= {minimum}.")
 
 
 def validate(config) -> None:
@@ -23,7 +24,7 @@ def validate(config) -> None:
     if "loss" in config:
         losses.get(config.loss.name)
         if config.loss.get("penalty", "none") not in losses.PENALTIES:
-            raise ValueError(f"config.loss.penalty={config.loss.penalty!r} is unknown; choose one "
+            raise UserError(f"config.loss.penalty={config.loss.penalty!r} is unknown; choose one "
                              f"of: {', '.join(sorted(losses.PENALTIES))}.")
     for field in ("steps", "batch_size"):
         _positive_int(config, field)
@@ -31,10 +32,10 @@ def validate(config) -> None:
         _positive_int(config, field, 0)
     _positive_int(config, "max_inflight_steps")
     if config.max_inflight_steps > 32:
-        raise ValueError(f"config.max_inflight_steps={config.max_inflight_steps} is above 32, "
+        raise UserError(f"config.max_inflight_steps={config.max_inflight_steps} is above 32, "
                          "where XLA:CPU collectives can deadlock; use 32 or less.")
     if config.nan_policy not in NAN_POLICIES:
-        raise ValueError(f"config.nan_policy={config.nan_policy!r} is unknown; choose one of: "
+        raise UserError(f"config.nan_policy={config.nan_policy!r} is unknown; choose one of: "
                          f"{', '.join(NAN_POLICIES)}.")
     if "optim" in config:
         _positive_int(config, "optim.n_critic")

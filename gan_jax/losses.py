@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from jax.nn import relu, softplus
 
 from gan_jax import parallel
+from gan_jax.errors import UserError
 
 # ---------------------------------------------------------------------------
 # Sigmoid cross-entropy games (Goodfellow 2014)
@@ -296,7 +297,7 @@ LOSSES = {
 def get(name: str, field: str = "config.loss.name") -> GameLoss:
     """The loss pair registered under `name`."""
     if name not in LOSSES:
-        raise ValueError(f"{field}={name!r} is unknown; choose one of: {', '.join(sorted(LOSSES))}.")
+        raise UserError(f"{field}={name!r} is unknown; choose one of: {', '.join(sorted(LOSSES))}.")
     return LOSSES[name]
 
 
@@ -322,5 +323,5 @@ def penalty(name: str, critic_fn, real, fake, key, loss_config=None, field="conf
     the weight is R1's gamma.
     """
     if name not in PENALTIES:
-        raise ValueError(f"{field}={name!r} is unknown; choose one of: {', '.join(sorted(PENALTIES))}.")
+        raise UserError(f"{field}={name!r} is unknown; choose one of: {', '.join(sorted(PENALTIES))}.")
     return PENALTIES[name](critic_fn, real, fake, key, loss_config)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import optax
 
+from gan_jax.errors import UserError
+
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 SCHEDULES = ("constant", "linear_decay")
 
@@ -19,7 +21,7 @@ def schedule(optim_config, player: str, total_steps: int):
         return optax.join_schedules(
             [optax.constant_schedule(lr),
              optax.linear_schedule(lr, 0.0, max(total_steps - start, 1))], [start])
-    raise ValueError(f"config.optim.schedule={kind!r} is unknown; choose one of: {', '.join(SCHEDULES)}.")
+    raise UserError(f"config.optim.schedule={kind!r} is unknown; choose one of: {', '.join(SCHEDULES)}.")
 
 
 def make(optim_config, player: str, total_steps: int, updates_per_step: int = 1):
@@ -39,5 +41,5 @@ def make(optim_config, player: str, total_steps: int, updates_per_step: int = 1)
     elif name == "sgd":
         tx = optax.sgd(lr, momentum=optim_config.get("momentum", 0.0) or None)
     else:
-        raise ValueError(f"config.optim.name={name!r} is unknown; choose one of: {', '.join(OPTIMIZERS)}.")
+        raise UserError(f"config.optim.name={name!r} is unknown; choose one of: {', '.join(OPTIMIZERS)}.")
     return tx, sched

@@ -16,6 +16,7 @@ from typing import Dict, Iterator
 import numpy as np
 
 from gan_jax.data import folder, tfds_source, translation
+from gan_jax.errors import UserError
 
 Batch = Dict[str, np.ndarray]
 
@@ -44,7 +45,7 @@ def build_source(data_config):
         if name.startswith(prefix):
             return builder(name[len(prefix):], data_config)
     if name not in BUILTIN:
-        raise ValueError(
+        raise UserError(
             f"config.data.name={name!r} is unknown; choose one of: "
             f"{', '.join(sorted(BUILTIN))}, or a prefixed name: "
             f"{', '.join(p + '<...>' for p in PREFIXES)}.")
@@ -75,7 +76,7 @@ class Pipeline:
     def __init__(self, source, batch_size: int, seed: int, local_devices: int,
                  process_index: int = 0, process_count: int = 1):
         if batch_size % (local_devices * process_count):
-            raise ValueError(
+            raise UserError(
                 f"config.batch_size={batch_size} is not divisible by the number of devices "
                 f"({local_devices * process_count}); use a multiple of it.")
         self.source = source
@@ -85,7 +86,7 @@ class Pipeline:
         self.process_index = process_index
         self.local_batch = batch_size // process_count
         if self.local_batch // local_devices == 0:
-            raise ValueError(f"config.batch_size={batch_size} gives 0 examples per device.")
+            raise UserError(f"config.batch_size={batch_size} gives 0 examples per device.")
 
     def _local_positions(self, step: int) -> np.ndarray:
         start = step * self.batch_size + self.process_index * self.local_batch

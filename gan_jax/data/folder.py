@@ -6,19 +6,21 @@ import os
 import numpy as np
 from PIL import Image
 
+from gan_jax.errors import UserError
+
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
 def list_images(path: str, field: str = "config.data.name"):
     """Sorted image files under `path`; errors name the field when missing or empty."""
     if not os.path.isdir(path):
-        raise ValueError(f"{field}: image folder {path!r} does not exist; "
+        raise UserError(f"{field}: image folder {path!r} does not exist; "
                          f"give an existing directory of PNG/JPEG files.")
     files = sorted(
         os.path.join(root, f) for root, _, names in os.walk(path) for f in names
         if f.lower().endswith(EXTENSIONS))
     if not files:
-        raise ValueError(f"{field}: image folder {path!r} holds no images "
+        raise UserError(f"{field}: image folder {path!r} holds no images "
                          f"(looked for {', '.join(EXTENSIONS)}).")
     return files
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from gan_jax.data.embedded import resize_images
+from gan_jax.errors import UserError
 
 
 def open_split(name: str, split: str, data_dir: str | None, field: str = "config.data.name"):
@@ -19,7 +20,7 @@ def open_split(name: str, split: str, data_dir: str | None, field: str = "config
         return tfds.data_source(name, split=split, data_dir=data_dir or None,
                                 download=False)
     except Exception as e:  # tfds raises several types for "not prepared"
-        raise ValueError(
+        raise UserError(
             f"{field}='tfds:{name}' (split {split!r}) is not prepared locally "
             f"({type(e).__name__}: {e}). Prepare it on a machine with network: "
             f"`tfds build {name} --file_format=array_record`, then copy the data "

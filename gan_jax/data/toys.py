@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gan_jax.errors import UserError
+
 
 def ring_means(num_modes: int = 8, radius: float = 1.0) -> np.ndarray:
     """[num_modes, 2] means evenly spaced on a circle of `radius`."""
@@ -65,7 +67,7 @@ def protocol(data_config) -> dict:
     """The values of config.data.protocol ('pacgan' by default)."""
     name = _get(data_config, "protocol", "pacgan")
     if name not in PROTOCOLS:
-        raise ValueError(f"config.data.protocol={name!r} is unknown; choose one of: "
+        raise UserError(f"config.data.protocol={name!r} is unknown; choose one of: "
                          f"{', '.join(sorted(PROTOCOLS))}.")
     return PROTOCOLS[name]
 

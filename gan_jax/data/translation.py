@@ -30,6 +30,7 @@ from scipy import ndimage
 
 from gan_jax.data import folder, tfds_source
 from gan_jax.data.embedded import load_digits_images
+from gan_jax.errors import UserError
 
 INK_RGB = np.array([0.10, 0.15, 0.45], np.float32)
 PAPER_RGB = np.array([1.00, 0.90, 0.65], np.float32)
@@ -136,7 +137,7 @@ class UnpairedImages:
         self.flip = bool(data_config.get("flip", True))
         self.heldout_sources = (heldout_a, heldout_b)
         if self.load_size < self.crop:
-            raise ValueError(f"config.data.load_size={self.load_size} is smaller than "
+            raise UserError(f"config.data.load_size={self.load_size} is smaller than "
                              f"config.data.image_size={self.crop}; use load_size >= image_size.")
 
     def __len__(self):
@@ -172,7 +173,7 @@ def build_tfds_pair(name: str, data_config):
     data_dir = data_config.get("tfds_dir", "")
     split = data_config.get("split", "train")
     if split not in ("train", "test"):
-        raise ValueError(f"config.data.split={split!r} is not a CycleGAN split; use 'train' "
+        raise UserError(f"config.data.split={split!r} is not a CycleGAN split; use 'train' "
                          f"(trainA/trainB) or 'test' (testA/testB).")
     load_a, len_a = _tfds_images(name, f"{split}A", data_dir)
     load_b, len_b = _tfds_images(name, f"{split}B", data_dir)

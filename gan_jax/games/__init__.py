@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from gan_jax.errors import UserError
+
 
 def available():
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
@@ -22,5 +24,5 @@ def get(name: str, field: str = "config.game"):
     """The game module named `name`."""
     names = available()
     if name not in names:
-        raise ValueError(f"{field}={name!r} is unknown; choose one of: {', '.join(names)}.")
+        raise UserError(f"{field}={name!r} is unknown; choose one of: {', '.join(names)}.")
     return importlib.import_module(f"{__name__}.{name}")

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax import losses, optim, parallel
+from gan_jax.errors import UserError
 from gan_jax.games import gan
 from gan_jax.state import global_norm
 
@@ -26,7 +27,7 @@ sample = gan.sample
 def init(key, config, batch):
     """gan.init's nets and optimizers, plus k_t = config.began.k_init in state.extra."""
     if config.optim.n_critic != 1:
-        raise ValueError(f"config.optim.n_critic={config.optim.n_critic} is not used by BEGAN "
+        raise UserError(f"config.optim.n_critic={config.optim.n_critic} is not used by BEGAN "
                          "(G and D update together each step); set it to 1.")
     state = gan.init(key, config, batch)
     return state.replace(extra={"k": jnp.asarray(config.began.k_init, jnp.float32)})
@@ -35,7 +36,7 @@ def init(key, config, batch):
 def _reconstruction(d, d_params, x, config):
     rec, _ = gan.apply_net(d, d_params, {}, x)
     if rec.shape != x.shape:
-        raise ValueError(f"config.d.net={config.d.net!r} returns {rec.shape[1:]} for inputs "
+        raise UserError(f"config.d.net={config.d.net!r} returns {rec.shape[1:]} for inputs "
                          f"{x.shape[1:]}; BEGAN needs an autoencoder D (config.d.net='began').")
     return rec
 

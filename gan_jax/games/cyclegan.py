@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gan_jax import backend, image_pool, losses, optim, parallel
+from gan_jax.errors import UserError
 from gan_jax.games.gan import apply_net
 from gan_jax.metrics import translation as translation_metrics
 from gan_jax.state import GANState, global_norm
@@ -71,7 +72,7 @@ def init_variables(module, key, input_shape):
 def game_loss(config):
     loss = losses.get(config.loss.name)
     if getattr(loss, "g_needs_features", False):
-        raise ValueError(f"config.loss.name={config.loss.name!r} needs D's features, which "
+        raise UserError(f"config.loss.name={config.loss.name!r} needs D's features, which "
                          f"patch discriminators do not give; use 'least_squares' or "
                          f"'nonsaturating'.")
     return loss

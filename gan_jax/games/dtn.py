@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import optax
 
 from gan_jax import backend, optim, parallel
+from gan_jax.errors import UserError
 from gan_jax.games.cyclegan import strips, take, translate
 from gan_jax.games.gan import apply_net
 from gan_jax.games.pix2pix import create_state
@@ -43,7 +44,7 @@ def encoder():
 def make_nets(config, shape_b, axis_name=parallel.AXIS):
     g = backend.build_net(config, "generator", shape_b, axis_name)
     if config.d.get("classes", 1) != 3:
-        raise ValueError(f"config.d.classes={config.d.get('classes', 1)} must be 3 for DTN's "
+        raise UserError(f"config.d.classes={config.d.get('classes', 1)} must be 3 for DTN's "
                          f"3-way discriminator.")
     d = backend.build_net(config, "discriminator", shape_b, axis_name)
     return g, d

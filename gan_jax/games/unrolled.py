@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import optax
 
 from gan_jax import losses, parallel
+from gan_jax.errors import UserError
 from gan_jax.games.gan import (apply_g_update, apply_net, begin_step, d_update,
                                examples_per_step, g_loss_fn, init, make_nets, sample)
 
@@ -33,7 +34,7 @@ def _unroll_config(config):
     u = config.get("unroll", {})
     steps, first_order = int(u.get("steps", 5)), bool(u.get("first_order", False))
     if steps < 0:
-        raise ValueError(f"config.unroll.steps={steps} must be >= 0.")
+        raise UserError(f"config.unroll.steps={steps} must be >= 0.")
     return steps, first_order
 
 

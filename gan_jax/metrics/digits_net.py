@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from gan_jax.errors import UserError
 from gan_jax.metrics import extract
 
 WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "assets",
@@ -73,7 +74,7 @@ def save(path: str, params, **meta) -> None:
 def load(path: str = WEIGHTS):
     """(module, variables) of the shipped classifier (weights read once per process)."""
     if not os.path.exists(path):
-        raise ValueError(f"digits classifier weights {path!r} are missing; make them with "
+        raise UserError(f"digits classifier weights {path!r} are missing; make them with "
                          f"`python experiments/train_digits_classifier.py`.")
     with np.load(path, allow_pickle=False) as f:
         flat = {k[len("params/"):]: jnp.asarray(f[k]) for k in f.files
@@ -101,5 +102,5 @@ def features_and_logits(images, batch_size: int = 500):
     """
     images = np.asarray(images, np.float32)
     if images.ndim != 4:
-        raise ValueError(f"images must be [N, H, W, C], got shape {images.shape}")
+        raise UserError(f"images must be [N, H, W, C], got shape {images.shape}")
     return extract.apply_all(runner(batch_size), images, batch_size)

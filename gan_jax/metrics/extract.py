@@ -15,6 +15,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from gan_jax.errors import UserError
+
 Run = Callable[[np.ndarray], Tuple[Callable[[], tuple], int]]
 
 
@@ -72,5 +74,5 @@ def apply_all(run: Run, images: np.ndarray, batch_size: int) -> tuple:
     """Outputs of `run` over an in-memory array, concatenated: tuple of [N, ...]."""
     outs = list(stream(run, chunks(images, batch_size)))
     if not outs:
-        raise ValueError("no images to extract features from (empty input)")
+        raise UserError("no images to extract features from (empty input)")
     return tuple(np.concatenate(parts) for parts in zip(*outs))

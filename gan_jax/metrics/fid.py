@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 from scipy import linalg
 
+from gan_jax.errors import UserError
 from gan_jax.metrics import extract
 
 # pytorch-fid's folder reader: top-level files with these extensions, sorted.
@@ -51,14 +52,14 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6, method: str = 
     sigma1 = np.atleast_2d(np.asarray(sigma1, np.float64))
     sigma2 = np.atleast_2d(np.asarray(sigma2, np.float64))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
-        raise ValueError(f"statistics do not match: mu {mu1.shape} vs {mu2.shape}, "
+        raise UserError(f"statistics do not match: mu {mu1.shape} vs {mu2.shape}, "
                          f"sigma {sigma1.shape} vs {sigma2.shape} (same feature net?)")
     if method == "sqrtm":
         tr_covmean = _trace_sqrt_product_sqrtm(sigma1, sigma2, eps)
     elif method == "eigh":
         tr_covmean = _trace_sqrt_product_eigh(sigma1, sigma2)
     else:
-        raise ValueError(f"method={method!r} is unknown; choose 'sqrtm' or 'eigh'")
+        raise UserError(f"method={method!r} is unknown; choose 'sqrtm' or 'eigh'")
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
 
@@ -73,7 +74,7 @@ def _trace_sqrt_product_sqrtm(sigma1, sigma2, eps):
             covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
     if np.iscomplexobj(covmean):
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            raise ValueError(f"Frechet distance: the matrix square root has an imaginary "
+            raise UserError(f"Frechet distance: the matrix square root has an imaginary "
                              f"component of {np.max(np.abs(covmean.imag)):.3g}; "
                              f"use method='eigh' or more samples")
         covmean = covmean.real
@@ -126,7 +127,7 @@ def update_moments(m: Moments, features) -> Moments:
 def finalize_moments(m: Moments) -> tuple:
     """(mu, sigma) of the accumulated features; sigma divides by n - 1 like np.cov."""
     if m.n < 2:
-        raise ValueError(f"need at least 2 feature vectors for a covariance, got {m.n}")
+        raise UserError(f"need at least 2 feature vectors for a covariance, got {m.n}")
     return m.mean, m.m2 / (m.n - 1)
 
 
@@ -136,7 +137,7 @@ def streaming_statistics(feature_batches: Iterable) -> tuple:
     for f in feature_batches:
         m = update_moments(m if m is not None else init_moments(np.shape(f)[1]), f)
     if m is None:
-        raise ValueError("no features to compute statistics of (empty input)")
+        raise UserError("no features to compute statistics of (empty input)")
     return finalize_moments(m)
 
 
@@ -150,7 +151,7 @@ def load_statistics(path: str) -> tuple:
     """(mu, sigma) from an .npz with arrays `mu` and `sigma` (no pickle)."""
     with np.load(path, allow_pickle=False) as f:
         if "mu" not in f.files or "sigma" not in f.files:
-            raise ValueError(f"{path!r} holds {f.files}; statistics need arrays 'mu' and 'sigma'")
+            raise UserError(f"{path!r} holds {f.files}; statistics need arrays 'mu' and 'sigma'")
         return f["mu"].astype(np.float64), f["sigma"].astype(np.float64)
 
 
@@ -159,11 +160,11 @@ def load_statistics(path: str) -> tuple:
 def list_image_files(path: str) -> list:
     """Sorted image files directly in `path` (pytorch-fid's rule: no subfolders)."""
     if not os.path.isdir(path):
-        raise ValueError(f"{path!r} is neither an image folder nor an .npz statistics file")
+        raise UserError(f"{path!r} is neither an image folder nor an .npz statistics file")
     files = sorted(os.path.join(path, f) for f in os.listdir(path)
                    if f.rsplit(".", 1)[-1] in IMAGE_EXTENSIONS)
     if not files:
-        raise ValueError(f"image folder {path!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+        raise UserError(f"image folder {path!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
     return files
 
 
@@ -175,7 +176,7 @@ def read_image_batches(files: Sequence[str], batch_size: int) -> Iterator[np.nda
             with Image.open(f) as im:
                 batch.append(np.asarray(im.convert("RGB"), np.float32) / 127.5 - 1.0)
         if len({b.shape for b in batch}) > 1:
-            raise ValueError(f"images in one batch differ in size ({sorted({b.shape for b in batch})}"
+            raise UserError(f"images in one batch differ in size ({sorted({b.shape for b in batch})}"
                              f"); resize the folder's images to one size first")
         yield np.stack(batch)
 
@@ -209,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     run = extract.batched_apply(*net, args.batch_size)
     if args.save_stats:
         if os.path.exists(args.path[1]):
-            raise ValueError(f"{args.path[1]!r} exists; give a new output file for --save-stats")
+            raise UserError(f"{args.path[1]!r} exists; give a new output file for --save-stats")
         save_statistics(args.path[1], *path_statistics(args.path[0], run, args.batch_size))
         print(f"wrote {args.path[1]}")
         return

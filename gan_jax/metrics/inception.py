@@ -33,6 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from gan_jax.errors import UserError
+
 HIGHEST = jax.lax.Precision.HIGHEST
 SIZE = 299
 NUM_CLASSES = 1008
@@ -282,7 +284,7 @@ def convert_state_dict(state_dict) -> dict:
     wrong = [f"{k}: {out[k].shape} != {want[k]}" for k in sorted(set(want) & set(out))
              if tuple(out[k].shape) != tuple(want[k])]
     if unknown or missing or wrong:
-        raise ValueError(
+        raise UserError(
             "the state dict is not pytorch-fid's FID-InceptionV3 (pt_inception-2015-12-05); "
             f"unknown: {unknown[:5]}, missing: {missing[:5]}, wrong shapes: {wrong[:5]}")
     return out
@@ -301,14 +303,14 @@ def convert(pth_path: str, out_path: str) -> None:
 def load_variables(path: str) -> dict:
     """The Flax variables {'params', 'batch_stats'} stored by `convert` (no pickle)."""
     if not os.path.isfile(path):
-        raise ValueError(f"config.eval.inception_weights={path!r} is not a file; convert "
+        raise UserError(f"config.eval.inception_weights={path!r} is not a file; convert "
                          f"pytorch-fid's weights with `python -m gan_jax.metrics.inception "
                          f"convert --pth <pt_inception-2015-12-05-6726825d.pth> --out F`.")
     with np.load(path, allow_pickle=False) as f:
         flat = {k: f[k] for k in f.files}
     want = expected_shapes()
     if {k: tuple(v.shape) for k, v in flat.items()} != {k: tuple(v) for k, v in want.items()}:
-        raise ValueError(f"config.eval.inception_weights={path!r} does not hold converted "
+        raise UserError(f"config.eval.inception_weights={path!r} does not hold converted "
                          f"FID-Inception weights; make it with `python -m "
                          f"gan_jax.metrics.inception convert --pth <pytorch-fid .pth> --out F`.")
     return unflatten(flat)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import softmax, xlogy
 
+from gan_jax.errors import UserError
+
 
 def inception_score_from_probs(probs, splits: int = 10) -> tuple:
     """(mean, std) of IS over `splits` parts of class probabilities [N, K] (float64; 0 log 0 = 0)."""
     p = np.asarray(probs, np.float64)
     if p.ndim != 2 or len(p) < splits:
-        raise ValueError(f"need probabilities [N >= splits={splits}, K], got shape {p.shape}")
+        raise UserError(f"need probabilities [N >= splits={splits}, K], got shape {p.shape}")
     scores = []
     for part in np.array_split(p, splits):
         py = part.mean(axis=0)

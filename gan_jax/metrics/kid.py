@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gan_jax.errors import UserError
+
 
 def polynomial_kernel(x, y, degree: int = 3, coef0: float = 1.0):
     """[n, m] matrix (x . y / d + coef0)^degree of x [n, d], y [m, d]."""
@@ -42,7 +44,7 @@ def kernel_distance(features1, features2, num_subsets: int = 100, subset_size: i
     f1, f2 = np.asarray(features1, np.float64), np.asarray(features2, np.float64)
     m = min(subset_size, len(f1), len(f2))
     if m < 2:
-        raise ValueError(f"KID needs at least 2 features per set, got {len(f1)} and {len(f2)}")
+        raise UserError(f"KID needs at least 2 features per set, got {len(f1)} and {len(f2)}")
     rng = np.random.default_rng(seed)
     values = [mmd2_unbiased(f1[rng.choice(len(f1), m, replace=False)],
                             f2[rng.choice(len(f2), m, replace=False)])

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gan_jax.errors import UserError
+
 
 def pairwise_distances(a, b, chunk: int = 2048) -> np.ndarray:
     """[n, m] Euclidean distances (float64), computed in row chunks to bound memory."""
@@ -28,7 +30,7 @@ def pairwise_distances(a, b, chunk: int = 2048) -> np.ndarray:
 def kth_neighbour_radii(x, k: int) -> np.ndarray:
     """[n] distance from each row of x to its k-th nearest other row."""
     if len(x) <= k:
-        raise ValueError(f"k={k} needs more than {k} points, got {len(x)}")
+        raise UserError(f"k={k} needs more than {k} points, got {len(x)}")
     d = pairwise_distances(x, x)
     return np.partition(d, k, axis=1)[:, k]  # index 0 is the point itself (distance 0)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from gan_jax.errors import UserError
 from gan_jax.nets.layers import FLAX
 
 
@@ -30,7 +31,7 @@ def build(kind: str, net_config, data_shape, axis_name=None, field: str = "", co
     name = net_config.net
     names = available(kind)
     if name not in names:
-        raise ValueError(f"{field or 'config.net'}={name!r} is not a known {kind}; "
+        raise UserError(f"{field or 'config.net'}={name!r} is not a known {kind}; "
                          f"choose one of: {', '.join(names)}.")
     module = importlib.import_module(f"{__name__}.{name}")
     return getattr(module, f"make_{kind}")(net_config, tuple(data_shape), axis_name, convs)

@@ -18,6 +18,8 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from gan_jax.errors import UserError
+
 BASE = 8  # the decoder's first map is 8x8 (the paper's 8x8xn)
 
 
@@ -25,7 +27,7 @@ def num_upsamplings(image_size: int, field: str = "config.data.image_size") -> i
     """Doublings from the 8x8 base to image_size; errors for sizes the nets cannot make."""
     n = int(round(math.log2(image_size))) if image_size > 0 else 0
     if image_size < BASE or 2 ** n != image_size:
-        raise ValueError(f"{field}={image_size} is not supported by the BEGAN nets; use a power "
+        raise UserError(f"{field}={image_size} is not supported by the BEGAN nets; use a power "
                          f"of two >= {BASE} (e.g. 32 or 64).")
     return n - 3
 

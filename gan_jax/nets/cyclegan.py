@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from gan_jax.errors import UserError
 from gan_jax.nets import layers
 from gan_jax.nets.layers import FLAX, ModuleDef
 from gan_jax.nets.patchgan import check_norm, norm_layer
@@ -94,7 +95,7 @@ def make_generator(cfg, data_shape: Sequence[int], axis_name=None, convs=FLAX):
     """The ResNet generator producing images of `data_shape` ([H, W, C])."""
     h, w = data_shape[0], data_shape[1]
     if h % 4 or w % 4 or min(h, w) < 8:
-        raise ValueError(f"config.data.image_size={h} is not supported by the ResNet generator; "
+        raise UserError(f"config.data.image_size={h} is not supported by the ResNet generator; "
                          f"use a multiple of 4 that is at least 8 (e.g. 32, 128, 256).")
     n_blocks = int(cfg.get("n_blocks", 0)) or default_blocks(min(h, w))
     return ResnetGenerator(channels=data_shape[-1], width=cfg.width, n_blocks=n_blocks,

@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from gan_jax.errors import UserError
 from gan_jax.nets import layers
 from gan_jax.nets.layers import FLAX, ModuleDef
 
@@ -23,7 +24,7 @@ def num_blocks(image_size: int, field: str = "config.data.image_size") -> int:
     """Doublings from the 4x4 base to `image_size`; errors for unsupported sizes."""
     n = int(round(math.log2(image_size))) if image_size > 0 else 0
     if image_size < 8 or 2 ** n != image_size:
-        raise ValueError(f"{field}={image_size} is not supported by the DCGAN nets; "
+        raise UserError(f"{field}={image_size} is not supported by the DCGAN nets; "
                          f"use a power of two >= 8 (e.g. 32 or 64).")
     return n - 2
 

@@ -16,6 +16,8 @@ from typing import Optional, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from gan_jax.errors import UserError
+
 ACTIVATIONS = ("relu", "tanh", "leaky_relu", "maxout")
 INITS = ("lecun", "normal", "orthogonal")
 
@@ -28,7 +30,7 @@ def kernel_init(name: str, scale: float):
         return nn.initializers.normal(scale)
     if name == "orthogonal":
         return nn.initializers.orthogonal(scale)
-    raise ValueError(f"config.g.weight_init / config.d.weight_init={name!r} is unknown; choose one of: "
+    raise UserError(f"config.g.weight_init / config.d.weight_init={name!r} is unknown; choose one of: "
                      f"{', '.join(INITS)}.")
 
 
@@ -52,7 +54,7 @@ class MLP(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = True, return_features: bool = False):
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"config.g.activation / config.d.activation={self.activation!r} is "
+            raise UserError(f"config.g.activation / config.d.activation={self.activation!r} is "
                              f"unknown; choose one of: {', '.join(ACTIVATIONS)}.")
         init = kernel_init(self.weight_init, self.weight_scale)
         for _ in range(self.depth):
@@ -91,7 +93,7 @@ class Discriminator(nn.Module):
             # A probe smaller than one pack (games init D on one point) is repeated to a pack.
             x = jnp.tile(x, (-(-self.pack // x.shape[0]), 1))[:self.pack]
         if self.pack < 1 or x.shape[0] % self.pack:
-            raise ValueError(
+            raise UserError(
                 f"config.d.pack={self.pack} must be >= 1 and divide the per-device batch of "
                 f"{x.shape[0]} points; use a batch size that is a multiple of pack x devices.")
         x = x.reshape(x.shape[0] // self.pack, self.pack * x.shape[1])

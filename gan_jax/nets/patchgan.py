@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 
 import flax.linen as nn
 
+from gan_jax.errors import UserError
 from gan_jax.nets import layers
 from gan_jax.nets.layers import FLAX, ModuleDef
 
@@ -23,7 +24,7 @@ PAD1 = ((1, 1), (1, 1))
 
 def check_norm(kind: str, field: str) -> str:
     if kind not in NORMS:
-        raise ValueError(f"{field}={kind!r} is unknown; choose one of: {', '.join(NORMS)}.")
+        raise UserError(f"{field}={kind!r} is unknown; choose one of: {', '.join(NORMS)}.")
     return kind
 
 
@@ -85,10 +86,10 @@ class PatchDiscriminator(nn.Module):
 def make_discriminator(cfg, data_shape: Sequence[int], axis_name=None, convs=FLAX):
     n_layers = int(cfg.get("n_layers", 3))
     if n_layers < 0:
-        raise ValueError(f"config.d.n_layers={n_layers} must be >= 0 (0: PixelGAN, 3: 70x70).")
+        raise UserError(f"config.d.n_layers={n_layers} must be >= 0 (0: PixelGAN, 3: 70x70).")
     size = min(data_shape[0], data_shape[1])
     if n_layers and size < 3 * 2 ** n_layers:
-        raise ValueError(f"config.d.n_layers={n_layers} needs images of at least "
+        raise UserError(f"config.d.n_layers={n_layers} needs images of at least "
                          f"{3 * 2 ** n_layers} pixels (got {size}); lower config.d.n_layers.")
     return PatchDiscriminator(width=cfg.width, n_layers=n_layers,
                               norm=check_norm(cfg.get("norm", "batch"), "config.d.norm"),

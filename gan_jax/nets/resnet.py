@@ -31,6 +31,7 @@ from typing import Optional, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from gan_jax.errors import UserError
 from gan_jax.nets import layers
 from gan_jax.nets.layers import FLAX, ModuleDef
 
@@ -42,7 +43,7 @@ def up_blocks(image_size: int, field: str = "config.data.image_size") -> int:
     """Number of x2 up-blocks from the 4x4 base to `image_size`."""
     n = int(round(math.log2(image_size / 4))) if image_size >= 8 else 0
     if n < 1 or 4 * 2 ** n != image_size:
-        raise ValueError(f"{field}={image_size} is not supported by the ResNet nets; use "
+        raise UserError(f"{field}={image_size} is not supported by the ResNet nets; use "
                          f"4 x a power of two (32 as in SN-GAN).")
     return n
 
@@ -152,7 +153,7 @@ def make_generator(cfg, data_shape: Sequence[int], axis_name=None, convs=FLAX):
 
 def make_discriminator(cfg, data_shape: Sequence[int], axis_name=None, convs=FLAX):
     if min(data_shape[0], data_shape[1]) < 4:
-        raise ValueError(f"config.data.image_size={data_shape[0]} is too small for the ResNet D; "
+        raise UserError(f"config.data.image_size={data_shape[0]} is too small for the ResNet D; "
                          f"use at least 4 (32 as in SN-GAN).")
     return Discriminator(width=cfg.width, spectral_norm=bool(cfg.get("spectral_norm", True)),
                          conv=convs.conv, conv_pool=convs.conv_pool)

@@ -23,6 +23,7 @@ from typing import Optional, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from gan_jax.errors import UserError
 from gan_jax.nets import layers
 from gan_jax.nets.layers import FLAX, ModuleDef
 from gan_jax.nets.patchgan import check_norm, norm_layer
@@ -81,7 +82,7 @@ def make_generator(cfg, data_shape: Sequence[int], axis_name=None, convs=FLAX):
     size = min(data_shape[0], data_shape[1])
     n_downs = int(cfg.get("n_downs", 0)) or int(round(math.log2(size)))
     if data_shape[0] % 2 ** n_downs or data_shape[1] % 2 ** n_downs:
-        raise ValueError(f"config.g.n_downs={n_downs} needs image sides divisible by "
+        raise UserError(f"config.g.n_downs={n_downs} needs image sides divisible by "
                          f"{2 ** n_downs} (got {data_shape[0]}x{data_shape[1]}); use a power-of-two "
                          f"config.data.image_size or a smaller config.g.n_downs.")
     return UnetGenerator(channels=data_shape[-1], width=cfg.width, n_downs=n_downs,
