@@ -7,8 +7,8 @@ parameters) and `keep_freed_memory()`. On another backend this package is never 
 so nothing of it is compiled or loaded there. The nets themselves are plain Flax
 (gan_jax/nets/).
 
-What each piece buys (step ratios vs PyTorch in docs/performance.md, per-piece figures in
-each module's docstring, measured on the 2-core AVX-512 benchmark hosts):
+What each piece buys (the figures are why it exists; whole-step A/Bs per piece and the
+current step benchmark are in docs/performance.md):
 
 - conv.py: `conv_general_dilated` with a custom VJP (lax's function): kernel gradients as
   per-tap matmuls, transposed convs as sub-pixel stride-1 convs, image heads as matmuls.
@@ -21,8 +21,7 @@ each module's docstring, measured on the 2-core AVX-512 benchmark hosts):
   compiler against the oneDNN wheel, for oneDNN's backward-data / backward-weights kernels
   (kernel gradients 1.5-3x, transposed convs 1.3-2x).
 - winograd.py + csrc/winograd.cc: DCGAN's 4x4 stride-2 convs by Winograd F(4x4, 2x2)
-  after space-to-depth (2.56x fewer multiply-adds; the DCGAN steps 0.90-0.97x -> 0.77-0.82x
-  PyTorch's time).
+  after space-to-depth (2.56x fewer multiply-adds).
 - hostmem.py: glibc keeps freed memory so XLA:CPU's per-step buffers stop faulting pages
   in (1-5% on CycleGAN and dcgan64); process-wide, so called only for this backend.
 

@@ -289,7 +289,7 @@ def _subpixel_forward(x, k, dil, pads, precision, out_type):
     kernel = kernel.reshape(kernel.shape[:nd + 1] + (-1,))
     xp = lax.pad(x, jnp.zeros((), x.dtype), x_pads + [(0, 0, 0)])
     # lax, not oneDNN: oneDNN ran these stride-1 convs over few, wide blocks 1.0-1.3x slower
-    # than XLA:CPU (bench_conv rows dcgan32/dcgan64, 2026-12-02).
+    # than XLA:CPU (bench_conv's dcgan32/dcgan64 rows).
     y = lax.conv_general_dilated(xp, kernel, (1,) * nd, "VALID", dimension_numbers=_channels_last(nd),
                                  precision=precision, preferred_element_type=out_type)
     blocks = y.shape[1:-1]

@@ -2,12 +2,10 @@
 
 XLA:CPU allocates a step's buffers afresh on every execution. With glibc's defaults the
 large ones are mmap'd, or land in per-thread arenas that are given back when empty, so
-every step faults their pages in again: 54k minor faults per dcgan64 step (220 MB) and
-35k per CycleGAN step, against PyTorch's 23k and 14k on the same steps (README, issue
-#8). `keep_freed_memory()` sets glibc's allocator to one arena, no mmap'd chunks and a
-2 GB trim threshold; after it those steps faulted 1.5k and 2.6k pages, and in
-interleaved runs against the code without it took 1-5% less time and CPU time on
-CycleGAN and dcgan64 (none on dcgan32). The process keeps its peak heap: the trade.
+every step faults their pages in again (2.3-2.5x as many faults as PyTorch's step on the
+same nets). `keep_freed_memory()` sets glibc's allocator to one arena, no mmap'd chunks
+and a 2 GB trim threshold, so freed pages are reused (the faults per step and the A/B
+are in docs/performance.md). The process keeps its peak heap: the trade.
 
 `gan_jax.main` calls it before any JAX call when config.conv_impl chooses the CPU backend
 (gan_jax.backend.expects_cpu_backend), as do the benchmark workers' gan_jax sides

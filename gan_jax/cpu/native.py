@@ -2,8 +2,8 @@
 
 XLA:CPU runs a convolution's kernel gradient (dk = sum over batch and positions of
 input patches x output gradients) at 50-170 GFLOP/s; oneDNN's backward-weights
-kernels, in their blocked layouts, at 150-240 on the same 2-core AVX-512 machine
-(README, issue #8), and its backward-data kernels run input-dilated convolutions
+kernels, in their blocked layouts, at 150-240 on a 2-core AVX-512 machine (whole
+steps: docs/performance.md), and its backward-data kernels run input-dilated convolutions
 (transposed convs) 1.3-2x faster than XLA's sub-pixel convs. jaxlib links oneDNN but
 exposes only its forward convolution (`onednn.py`), so this module compiles a small FFI
 handler (csrc/onednn_conv.cc: backward data and backward weights, in oneDNN's

@@ -6,7 +6,7 @@ jaxlib builds on PyPI that rewriter does not run, and no XLA flag turns it on).
 `conv` below emits that custom call for a channels-last convolution, so XLA:CPU
 runs it with oneDNN's JIT kernels: 395-448 GFLOP/s for the DCGAN and SN-GAN
 convolutions on a 2-core AVX-512 EPYC, where XLA's own (YNNPACK / Eigen) reached
-227-301 (see README, issue #8).
+227-301 (whole steps: docs/performance.md).
 
 The custom call and its backend config (`xla.cpu.BackendConfig.onednn_conv_config`,
 JSON) are internal to XLA and have changed between versions, and a config that

@@ -17,20 +17,17 @@ The input gradient (also a transposed convolution's forward) is the transpose of
 chain (kinds 4 and 2 around dM @ U^T; kind 2 writes dx itself), the kernel gradient
 G^T (V^T dM) G (kinds 1, 4, 6).
 
-On the 2-core AVX-512 benchmark machine, with gan_jax.cpu.hostmem's allocator setting (the
-transformed tensors are 1.5-6x the size of what they transform, and freshly faulted pages
-ate the gain without it), this took the DCGAN steps from 0.90-0.97x PyTorch's time to
-0.77-0.82x (README, issue #8; 0.64 / 0.57 on 2026-12-06's Intel host with the transforms
-built for its CPU and reading x in place). `applies` and `applies_kernel_grad` hold the fixed rule
-(fixed, so that every process computes a shape the same way and resumed runs replay):
+It pays only with gan_jax.cpu.hostmem's allocator setting: the transformed tensors are
+1.5-6x the size of what they transform, and freshly faulted pages ate the gain without it
+(whole-step A/Bs: docs/performance.md). `applies` and `applies_kernel_grad` hold the fixed
+rule (fixed, so that every process computes a shape the same way and resumed runs replay):
 4x4 kernels, stride 2, >= 16 features on both sides (image layers stay direct), at most
 256 output positions (16x16; larger maps were not measured faster), at least 64 output
 tiles in the batch (U, 6.25x the kernel, is written and read once per call whatever the
-batch: CycleGAN's batch-1 PatchGAN conv, 16 tiles, ran fwd + vjp in 4.2-4.9 ms against
-3.2-4.4 direct, 64 tiles in 9.8-17 against 14-21), and for the kernel
-gradient a transformed kernel of at most 16M floats (64 MB; dcgan64's D4 is 13M: its kernel
-gradient ran slower than direct with the transforms built for baseline x86-64, and made the
-step 7-9% faster with them built for the CPU, -march=native).
+batch, so below that the direct conv was as fast or faster, e.g. CycleGAN's batch-1
+PatchGAN conv), and for the kernel gradient a transformed kernel of at most 16M floats
+(64 MB; dcgan64's D4 at 13M gains only with the transforms built for the CPU,
+-march=native).
 GAN_JAX_WINOGRAD=0 turns the path off (the direct oneDNN kernels are used).
 
 conv.py calls these inside its custom VJP (their derivatives are conv.py's); each
