@@ -6,7 +6,7 @@
 The paper's settings: gamma 0.5, lambda_k 0.001, k_0 = 0, embedding h = z_dim = 64,
 Adam 1e-4 (betas 0.5, 0.999), batch 16; n = 16 filters here (64 in the paper) to
 keep digits cheap. z ~ N(0, I) (the paper draws U[-1, 1]). Watch began_M fall.
-Results: `python experiments/loss_table.py` (README "Loss library").
+Results: `python experiments/loss_table.py` (docs/results.md, "Loss table on digits").
 """
 import ml_collections
 

@@ -6,7 +6,7 @@
 Non-saturating loss + lambda (||grad D(x_p)|| - 1)^2 around perturbed reals
 x_p = x + alpha 0.5 std(x) u (the authors' code); lambda = 10, Adam 1e-4,
 betas (0.5, 0.9). Batch norm is off in D so the penalty is per example.
-Results: `python experiments/loss_table.py` (README "Loss library").
+Results: `python experiments/loss_table.py` (docs/results.md, "Loss table on digits").
 """
 from configs import dcgan
 

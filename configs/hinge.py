@@ -5,7 +5,7 @@
 
 D: E[relu(1 - D(x))] + E[relu(1 + D(G(z)))], G: -E[D(G(z))]; Adam 2e-4, betas
 (0.5, 0.999), n_critic 1 (SNGAN's setting B, here without spectral norm).
-Results: `python experiments/loss_table.py` (README "Loss library").
+Results: `python experiments/loss_table.py` (docs/results.md, "Loss table on digits").
 """
 from configs import dcgan
 

@@ -6,7 +6,7 @@
 Algorithm 1's settings: RMSProp lr 5e-5 for both players, n_critic 5, clipping
 c = 0.01, batch 64; the critic keeps DCGAN's batch norm, as in the paper. (The
 paper's 100 critic iterations for the first 25 G steps are not reproduced.)
-Results: `python experiments/loss_table.py` (README "Loss library").
+Results: `python experiments/loss_table.py` (docs/results.md, "Loss table on digits").
 """
 from configs import dcgan
 

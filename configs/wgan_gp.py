@@ -5,7 +5,7 @@
 
 Algorithm 1's settings: Adam lr 1e-4, betas (0, 0.9), lambda = 10, n_critic 5,
 batch 64; no batch norm in the critic (the penalty is per example).
-Results: `python experiments/loss_table.py` (README "Loss library").
+Results: `python experiments/loss_table.py` (docs/results.md, "Loss table on digits").
 """
 from configs import dcgan
 
