@@ -4,7 +4,9 @@ The data position is the step number (batches are a pure function of the step),
 so a checkpoint at step s resumes the stream exactly. Orbax writes to a temporary
 directory and renames it when complete, so a kill during a save leaves the
 previous checkpoint intact; a checkpoint that still fails to restore is reported
-and the one before it is used.
+and the one before it is used. When a workdir holds checkpoints and none of them
+restores, the run stops with a UserError naming them: it never starts again from
+step 0 over them.
 """
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
+from gan_jax.errors import UserError
 
-class CheckpointMismatchError(ValueError):
+
+class CheckpointMismatchError(UserError):
     """The checkpoint's arrays do not fit the state the config builds."""
 
 
@@ -54,14 +58,18 @@ class WorkdirLock:
 
     def __init__(self, workdir: str):
         self.path = os.path.join(workdir, ".lock")
-        self.file = open(self.path, "a+")
+        try:
+            self.file = open(self.path, "a+")
+        except OSError as e:
+            raise UserError(f"--workdir={workdir!r}: cannot write {self.path!r} "
+                            f"({e.strerror}); pass a directory you can write to.") from None
         try:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.file.seek(0)
             owner = self.file.read().strip() or "unknown"
             self.file.close()
-            raise RuntimeError(
+            raise UserError(
                 f"--workdir={workdir!r} is in use by another run (pid {owner}); wait for it to "
                 f"finish, stop it, or pass a different --workdir.") from None
         self.file.seek(0)
@@ -110,19 +118,24 @@ class Checkpointer:
         saved = flat_shapes(metadata)
         lines = shape_mismatches(saved, flat_shapes(target))
         if lines:
+            shown = "; ".join(line.strip() for line in lines[:3])
+            more = f"; and {len(lines) - 3} more" if len(lines) > 3 else ""
             raise CheckpointMismatchError(
-                f"The checkpoint at step {step} in {self.directory} does not match the config "
-                f"({len(lines)} arrays differ):\n" + "\n".join(lines[:40]) +
-                "\nResume with the config the run was started with (see config.json in the "
-                "workdir), or start a new run in another --workdir.")
+                f"the checkpoint at step {step} in {self.directory} does not match the config "
+                f"({len(lines)} arrays differ: {shown}{more}); resume with the config the run "
+                f"was started with (config.json in the workdir), or start a new run in another "
+                f"--workdir.")
 
     def restore_latest(self, target):
         """(state, meta, step) of the newest checkpoint that restores; (target, {}, 0) if none.
 
         A checkpoint that fails to read (corrupt, truncated) is reported and the previous one
-        is tried; one whose shapes do not fit the config raises CheckpointMismatchError.
+        is tried; one whose shapes do not fit the config raises CheckpointMismatchError. When
+        there are checkpoints and none restores, raises UserError naming them (they are left
+        as they are): a run never silently starts again from step 0 over a workdir's history.
         """
-        for step in reversed(self.steps()):
+        steps, failed = self.steps(), []
+        for step in reversed(steps):
             try:
                 self.check_compatible(step, target)
                 state, meta = self.restore(step, target)
@@ -130,8 +143,15 @@ class Checkpointer:
             except CheckpointMismatchError:
                 raise
             except Exception as e:  # corrupt or truncated: fall back to the previous one
-                logging.error("Checkpoint at step %d in %s failed to restore (%s: %s); "
-                              "trying the previous one.", step, self.directory, type(e).__name__, e)
+                reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                failed.append(f"{step} ({reason[:200]})")
+                logging.error("Checkpoint at step %d in %s failed to restore (%s); trying the "
+                              "previous one.", step, self.directory, reason)
+        if failed:
+            raise UserError(
+                f"no checkpoint in {self.directory} restores (steps {', '.join(failed)}); they "
+                f"were left untouched. Move that directory aside to start again from step 0, "
+                f"or pass another --workdir.")
         return target, {}, 0
 
     def wait(self):

@@ -1,7 +1,7 @@
 """Checks a config before anything is built; each error names the field and the fix."""
 from __future__ import annotations
 
-from gan_jax import backend, data, games, losses
+from gan_jax import backend, data, games, losses, optim
 from gan_jax.errors import UserError
 
 NAN_POLICIES = ("stop", "skip", "off")
@@ -39,3 +39,8 @@ def validate(config) -> None:
                          f"{', '.join(NAN_POLICIES)}.")
     if "optim" in config:
         _positive_int(config, "optim.n_critic")
+        optim.make(config.optim, "g", config.steps)  # the unknown-optimizer/schedule errors
+    weights = config.get("eval", {}).get("inception_weights", "")
+    if weights:
+        from gan_jax.metrics import inception
+        inception.load_variables(weights)  # missing, not converted, or wrong shapes

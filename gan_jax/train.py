@@ -20,14 +20,15 @@ import numpy as np
 from absl import logging
 
 from gan_jax import checkpoint, data, games, metrics, parallel, viz
+from gan_jax.errors import UserError
 from gan_jax.writer import Writer
 
 SAMPLE_KEY = 0x5A3B1E  # folded into the root key: fixed latents for comparable grids
 EVAL_KEY = 0xE7A1
 
 
-class NonFiniteError(FloatingPointError):
-    """A loss or gradient became NaN/Inf during training."""
+class NonFiniteError(UserError, FloatingPointError):
+    """A loss or gradient became NaN/Inf during training (config.nan_policy='stop')."""
 
 
 def guard_nonfinite(step_fn):
@@ -96,8 +97,15 @@ class _StopFlag:
 
 
 def train_and_evaluate(config, workdir: str):
-    """Trains config.game on config.data for config.steps; returns the final state."""
-    os.makedirs(workdir, exist_ok=True)
+    """Trains config.game on config.data for config.steps; returns (final state, last eval)."""
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise UserError(f"--workdir={workdir!r} is a file, not a directory; pass a new or "
+                        f"existing run directory.")
+    try:
+        os.makedirs(workdir, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--workdir={workdir!r} cannot be created ({e.strerror}); pass a "
+                        f"directory you can write to.") from None
     lock = checkpoint.WorkdirLock(workdir) if parallel.is_main_process() else None
     try:
         return _train(config, workdir)
@@ -115,11 +123,22 @@ def _train(config, workdir: str):
     root = jax.random.PRNGKey(config.seed)
     state = game.init(root, config, pipeline.batch(0))
     ckpt = checkpoint.Checkpointer(workdir, config.keep_checkpoints)
-    state, meta, start = ckpt.restore_latest(state)
+    try:
+        state, meta, start = ckpt.restore_latest(state)
+    except UserError:
+        ckpt.close()
+        raise
+    is_main = parallel.is_main_process()
+    if start >= config.steps:
+        ckpt.close()
+        if is_main:
+            logging.info("gan_jax: %s is already at step %d (config.steps=%d): nothing to train. "
+                         "To continue it, raise --config.steps (e.g. --config.steps=%d).",
+                         workdir, start, config.steps, 2 * start)
+        return state, {}
     if start:
         logging.info("Resumed from the checkpoint at step %d in %s.", start, ckpt.directory)
     state = parallel.replicate(state)
-    is_main = parallel.is_main_process()
     if is_main:
         save_config(config, workdir)
     writer = Writer(workdir, start, is_main)
@@ -130,10 +149,13 @@ def _train(config, workdir: str):
     sample_key = jax.random.fold_in(root, SAMPLE_KEY)
     reference = getattr(pipeline.source, "means", None)
 
+    written = {}
+
     def write_samples(step):
         images = np.asarray(sample_fn(state, fixed_batch, sample_key, config.sample.num))
         path = writer.image(step, "samples", viz.render(images, reference))
         if path:
+            written["samples"] = path
             logging.info("step %d: wrote %s", step, path)
 
     def run_eval(step):
@@ -159,11 +181,17 @@ def _train(config, workdir: str):
     pending = [{k: np.float64(v) for k, v in row.items()} for row in meta.get("pending", [])]
     inflight = []
     stop = _StopFlag().install()
-    t_log, steps_since, last_eval = time.time(), 0, {}
+    t_log, steps_since, last_eval, last_logged = time.time(), 0, {}, {}
     batches = pipeline.iterate(start)
+    if is_main:
+        logging.info("Compiling the train step (the first step waits for it) ...")
+    t_compile = time.time()
     try:
         for step in range(start, config.steps):
             state, m = step_fn(state, next(batches))
+            if step == start and is_main:
+                logging.info("Train step compiled in %.1f s; training from step %d.",
+                             time.time() - t_compile, start)
             inflight.append(m)
             done, steps_since = step + 1, steps_since + 1
             last = done == config.steps
@@ -197,6 +225,7 @@ def _train(config, workdir: str):
                 row = {k: float(np.mean([r[k] for r in good])) for k in good[0]} if good else {}
                 row.pop("nonfinite", None)
                 row["skipped_steps"] = float(len(pending) - len(good))
+                last_logged = row
                 writer.scalars(done, row)
                 pending = []
                 dt = time.time() - t_log
@@ -225,4 +254,24 @@ def _train(config, workdir: str):
         stop.uninstall()
         ckpt.close()
         writer.close()
+    if is_main and stop.signal is None:
+        logging.info("%s", closing_line(config, last_eval, last_logged, written.get("samples"),
+                                        ckpt.directory, config.steps))
     return state, last_eval
+
+
+def closing_line(config, last_eval: dict, last_row: dict, samples: str | None,
+                 checkpoints: str, step: int) -> str:
+    """The run's last line: the final step, the headline metric, the last grid and checkpoint.
+
+    The headline is the first evaluation measure (e.g. fd_digits), else the last logged
+    losses when evaluation is off.
+    """
+    if last_eval:
+        name, value = next(iter(last_eval.items()))
+        headline = f"{name}={value:.4g}"
+    else:
+        headline = "  ".join(f"{k}={last_row[k]:.4g}" for k in ("d_loss", "g_loss")
+                             if k in last_row) or "no metrics"
+    return (f"gan_jax: done at step {step}/{config.steps}: {headline}; last samples "
+            f"{samples or '(none written)'}; checkpoint {os.path.join(checkpoints, str(step))}")

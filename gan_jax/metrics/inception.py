@@ -306,8 +306,13 @@ def load_variables(path: str) -> dict:
         raise UserError(f"config.eval.inception_weights={path!r} is not a file; convert "
                          f"pytorch-fid's weights with `python -m gan_jax.metrics.inception "
                          f"convert --pth <pt_inception-2015-12-05-6726825d.pth> --out F`.")
-    with np.load(path, allow_pickle=False) as f:
-        flat = {k: f[k] for k in f.files}
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            flat = {k: f[k] for k in f.files}
+    except Exception as e:  # not an .npz: BadZipFile, ValueError, OSError, ...
+        raise UserError(f"config.eval.inception_weights={path!r} is not a weights file written "
+                        f"by `python -m gan_jax.metrics.inception convert` ({type(e).__name__}); "
+                        f"convert pytorch-fid's .pth with it.") from None
     want = expected_shapes()
     if {k: tuple(v.shape) for k, v in flat.items()} != {k: tuple(v) for k, v in want.items()}:
         raise UserError(f"config.eval.inception_weights={path!r} does not hold converted "
