@@ -1,4 +1,8 @@
-"""Parameter counts of a config's nets (`python -m gan_jax.main --mode=summary`)."""
+"""Parameter counts of a config's nets (`python -m gan_jax.main --mode=summary`).
+
+The state is built abstractly (`jax.eval_shape` of the game's init on zeros shaped
+like config.data's batches): no data is read and nothing is compiled.
+"""
 from __future__ import annotations
 
 import jax
@@ -11,10 +15,19 @@ def count(tree) -> int:
     return int(sum(np.prod(x.shape) for x in jax.tree_util.tree_leaves(tree)))
 
 
-def parameter_table(config) -> str:
+def abstract_state(config):
+    """The game's GANState as shapes (jax.ShapeDtypeStruct leaves), from the config alone."""
     game = games.get(config.game)
-    pipe = data.build(config, 1)
-    state = game.init(jax.random.PRNGKey(config.seed), config, pipe.batch(0))
+    per_step = (game.examples_per_step(config) if hasattr(game, "examples_per_step")
+                else config.batch_size)
+    batch = {k: np.zeros((1, per_step) + tuple(shape), np.float32)
+             for k, shape in data.example_shapes(config.data).items()}
+    return jax.eval_shape(lambda key: game.init(key, config, batch),
+                          jax.random.PRNGKey(config.seed))
+
+
+def parameter_table(config) -> str:
+    state = abstract_state(config)
     rows = []
     for player in ("g", "d"):
         params = getattr(state, f"{player}_params")

@@ -21,15 +21,23 @@ from gan_jax.errors import UserError
 Batch = Dict[str, np.ndarray]
 
 
-def _discover():
-    """Built-in names: the DATASETS dict {name: builder(data_config)} of each data module."""
+def _discover(table: str):
+    """Built-in names: the `table` dict {name: fn(data_config)} of each data module
+    (DATASETS: the source builders; SHAPES: per-example shapes from the config alone)."""
     found = {}
     for m in pkgutil.iter_modules(__path__):
-        found.update(getattr(importlib.import_module(f"{__name__}.{m.name}"), "DATASETS", {}))
+        found.update(getattr(importlib.import_module(f"{__name__}.{m.name}"), table, {}))
     return found
 
 
-BUILTIN = _discover()
+BUILTIN = _discover("DATASETS")
+BUILTIN_SHAPES = _discover("SHAPES")
+PREFIX_SHAPES = {
+    "tfds:": lambda name, dc: {"x": tfds_source.image_shape(name, dc)},
+    "folder:": lambda name, dc: folder.shapes(dc),
+    "tfds_pair:": lambda name, dc: translation.pair_shapes(dc),
+    "folder_pair:": lambda name, dc: translation.pair_shapes(dc),
+}
 PREFIXES = {
     "tfds:": tfds_source.build,                    # one tfds image split
     "folder:": folder.build,                       # one folder of images
@@ -50,6 +58,18 @@ def build_source(data_config):
             f"{', '.join(sorted(BUILTIN))}, or a prefixed name: "
             f"{', '.join(p + '<...>' for p in PREFIXES)}.")
     return BUILTIN[name](data_config)
+
+
+def example_shapes(data_config) -> dict:
+    """{key: per-example shape} of `config.data`'s batches, from the config alone: no
+    example is read (`--mode=summary` builds the nets on zeros of these shapes)."""
+    name = data_config.name
+    for prefix, shapes in PREFIX_SHAPES.items():
+        if name.startswith(prefix):
+            return shapes(name[len(prefix):], data_config)
+    if name not in BUILTIN_SHAPES:
+        build_source(data_config)  # the unknown-name error
+    return BUILTIN_SHAPES[name](data_config)
 
 
 def _example_seeds(seed: int, positions: np.ndarray) -> np.ndarray:

@@ -55,3 +55,4 @@ def digits(data_config):
 
 
 DATASETS = {"digits": digits}
+SHAPES = {"digits": lambda data_config: {"x": (data_config.image_size,) * 2 + (1,)}}

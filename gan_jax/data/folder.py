@@ -25,9 +25,20 @@ def list_images(path: str, field: str = "config.data.name"):
     return files
 
 
+def open_image(path: str, field: str = "config.data.name") -> Image.Image:
+    """PIL's image at `path`, fully read; a file that is not a readable image is a UserError."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.copy()
+    except (OSError, SyntaxError, ValueError) as e:
+        raise UserError(f"{field}: {path!r} is not a readable image ({type(e).__name__}: "
+                        f"{e}); remove or replace the file.") from None
+
+
 def load_image(path: str, size: int, channels: int = 3) -> np.ndarray:
     """Center-crops to a square, resizes to size x size; float32 [size, size, C] in [-1, 1]."""
-    with Image.open(path) as im:
+    with open_image(path) as im:
         im = im.convert("RGB" if channels == 3 else "L")
         w, h = im.size
         s = min(w, h)
@@ -51,6 +62,11 @@ class FolderSource:
     def read(self, indices, seeds=None):
         return {"x": np.stack([load_image(self.files[i], self.image_size, self.channels)
                                for i in indices])}
+
+
+def shapes(data_config) -> dict:
+    """Per-example shape of `folder:` batches: data.image_size square, data.channels."""
+    return {"x": (int(data_config.image_size),) * 2 + (int(data_config.get("channels", 3)),)}
 
 
 def build(path: str, data_config):

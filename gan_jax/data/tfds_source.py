@@ -22,9 +22,30 @@ def open_split(name: str, split: str, data_dir: str | None, field: str = "config
     except Exception as e:  # tfds raises several types for "not prepared"
         raise UserError(
             f"{field}='tfds:{name}' (split {split!r}) is not prepared locally "
-            f"({type(e).__name__}: {e}). Prepare it on a machine with network: "
-            f"`tfds build {name} --file_format=array_record`, then copy the data "
-            f"directory here and set config.data.tfds_dir to it.") from e
+            f"({type(e).__name__}: {_first_line(e)}). Prepare it once on a machine with "
+            f"network and TensorFlow (`pip install tensorflow`; gan_jax does not install it): "
+            f"`tfds build {name} --file_format=array_record`, then copy the data directory "
+            f"here and set config.data.tfds_dir to it.") from None
+
+
+def image_shape(name: str, data_config, field: str = "config.data.name") -> tuple:
+    """[H, W, C] of `tfds:<name>` images from the dataset's metadata (no example is read)."""
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_config.get("tfds_dir", "") or None)
+        h, w, c = builder.info.features[data_config.get("image_key", "image")].shape
+    except Exception as e:
+        raise UserError(f"{field}='tfds:{name}': no image metadata ({type(e).__name__}: "
+                        f"{_first_line(e)}); check the name against `tfds.list_builders()` "
+                        f"and config.data.image_key.") from None
+    size = int(data_config.image_size)
+    return (size, size, c) if size else (h, w, c)
+
+
+def _first_line(error) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""
 
 
 def to_float_images(images: np.ndarray, image_size: int) -> np.ndarray:

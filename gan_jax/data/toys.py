@@ -101,3 +101,4 @@ def swiss_roll(data_config):
 
 
 DATASETS = {"ring": ring, "grid": grid, "swiss_roll": swiss_roll}
+SHAPES = {name: lambda data_config: {"x": (2,)} for name in DATASETS}

@@ -183,7 +183,7 @@ def build_tfds_pair(name: str, data_config):
 
 def _folder_images(path):
     files = folder.list_images(path)
-    return (lambda i: Image.open(files[i])), len(files)
+    return (lambda i: folder.open_image(files[i])), len(files)
 
 
 def build_folder_pair(path: str, data_config):
@@ -203,3 +203,12 @@ DATASETS = {
     "digits_domains": lambda data_config: DigitsDomains(data_config.image_size),
     "digits_pairs": lambda data_config: DigitsPairs(data_config.image_size),
 }
+
+
+def pair_shapes(data_config) -> dict:
+    """Per-example shapes of a translation batch: RGB images a and b at data.image_size."""
+    shape = (int(data_config.image_size),) * 2 + (3,)
+    return {"a": shape, "b": shape}
+
+
+SHAPES = {name: pair_shapes for name in DATASETS}
