@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import argparse
 import functools
-import glob
 import os
 import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from configs import recipes  # noqa: E402  (the recipe list: every configs/*.py but default)
+
 OPS = ("convolution", "dot_general", "custom_call")
-
-
-def recipes() -> list[str]:
-    """The recipes in configs/ (every file but default.py and __init__.py)."""
-    return sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
-                  if not os.path.basename(p).startswith(("_", "default")))
 
 
 def op_counts(text: str) -> dict:
@@ -55,7 +51,6 @@ def main():
     parser.add_argument("--recipes", default=",".join(recipes()))
     parser.add_argument("--platforms", default="cuda")
     args = parser.parse_args()
-    sys.path.insert(0, ROOT)
     import importlib
     platforms = args.platforms.split(",")
     print(f"`python experiments/lowered_ops.py{''.join(' ' + a for a in sys.argv[1:])}`"

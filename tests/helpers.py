@@ -11,8 +11,31 @@ import tempfile
 
 import jax
 import numpy as np
+import pytest
+
+TORCH_REASON = ("PyTorch is the reference of this parity test and is not installed; "
+                "`pip install -e '.[test]'` brings it (a CUDA build, ~5 GB)")
+try:
+    import torch
+except ImportError:  # the parity tests skip; everything else runs without it
+    torch = None
+requires_torch = pytest.mark.skipif(torch is None, reason=TORCH_REASON)
+
+
+def importorskip_torch():
+    """torch, or skip the whole module (files whose module-level code needs torch)."""
+    return pytest.importorskip("torch", reason=TORCH_REASON)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def recipe_names() -> list:
+    """Every recipe in configs/ (configs.recipes()): tests parametrized over it test a new
+    recipe by its being added."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from configs import recipes
+    return recipes()
 
 
 def recipe(name: str, arg: str = "smoke", **overrides):

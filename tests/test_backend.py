@@ -26,7 +26,7 @@ from tests import helpers
 sys.path.insert(0, os.path.join(helpers.ROOT, "experiments"))
 import lowered_ops  # noqa: E402
 
-RECIPES = lowered_ops.recipes()
+RECIPES = helpers.recipe_names()
 
 
 class _FusionReference(nn.Module):
