@@ -8,10 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-import torch
-import torch.nn.functional as F
 
 from gan_jax import losses
+from tests.helpers import requires_torch, torch
+
+F = torch.nn.functional if torch else None
 
 B = 64
 
@@ -29,7 +30,7 @@ def _t(x):
 
 def torch_refs():
     """name -> (jax fn of (real, fake), torch fn of (real, fake))."""
-    ls = F.logsigmoid  # log sigmoid(l) = log D; log(1 - D) = logsigmoid(-l)
+    ls = lambda x: F.logsigmoid(x)  # log sigmoid(l) = log D; log(1 - D) = logsigmoid(-l)
     return {
         "minimax_d": (losses.minimax_d,
                       lambda r, f: -(ls(r).mean() + ls(-f).mean())),
@@ -75,6 +76,7 @@ def torch_refs():
     }
 
 
+@requires_torch
 @pytest.mark.parametrize("name", sorted(torch_refs()))
 def test_loss_matches_torch_reference(name):
     jax_fn, torch_fn = torch_refs()[name]
@@ -85,6 +87,7 @@ def test_loss_matches_torch_reference(name):
         assert abs(got - want) <= 1e-6 * max(1.0, abs(want)), (name, got, want)
 
 
+@requires_torch
 @pytest.mark.parametrize("name", sorted(torch_refs()))
 def test_loss_gradient_matches_torch_autograd(name):
     jax_fn, torch_fn = torch_refs()[name]
@@ -222,6 +225,7 @@ def _torch_grad_norms(torch_fn, x):
     return g.reshape(g.shape[0], -1).norm(2, dim=1)
 
 
+@requires_torch
 def test_gradient_penalty_matches_torch_autograd():
     """Gulrajani et al.'s reference: autograd.grad of D(x_hat) with ones, (||g|| - 1)^2 mean."""
     jax_fn, torch_fn = _mlp(0)
@@ -233,6 +237,7 @@ def test_gradient_penalty_matches_torch_autograd():
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
+@requires_torch
 def test_dragan_penalty_matches_torch_reference_of_authors_code():
     """Kodali et al.'s code: X_p = X + 0.5 std(X) U; x = X + alpha (X_p - X); (||g|| - 1)^2."""
     jax_fn, torch_fn = _mlp(1)
@@ -247,6 +252,7 @@ def test_dragan_penalty_matches_torch_reference_of_authors_code():
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
+@requires_torch
 def test_r1_penalty_matches_torch_autograd():
     jax_fn, torch_fn = _mlp(2)
     real = _images(6)
@@ -254,6 +260,7 @@ def test_r1_penalty_matches_torch_autograd():
     np.testing.assert_allclose(float(losses.r1_penalty(jax_fn, real)), want, rtol=1e-5)
 
 
+@requires_torch
 def test_penalty_gradient_wrt_critic_params_matches_torch_double_backward():
     """d/dw of the GP (grad of a grad): the term that trains D."""
     r = np.random.default_rng(7)

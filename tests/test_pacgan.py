@@ -7,11 +7,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import torch
 
 from gan_jax import data, games, parallel, train
 from gan_jax.nets import mlp
-from tests.helpers import recipe
+from tests.helpers import recipe, requires_torch, torch
 
 
 def torch_packed_maxout_d(params, x, pack, width, pieces):
@@ -28,6 +27,7 @@ def torch_packed_maxout_d(params, x, pack, width, pieces):
         return torch.nn.functional.linear(h, t(out["kernel"]).T, t(out["bias"]))[:, 0].numpy()
 
 
+@requires_torch
 def test_packed_maxout_discriminator_matches_torch():
     d = mlp.Discriminator(width=6, depth=3, activation="maxout", pack=3, maxout_pieces=4,
                           weight_init="normal", weight_scale=0.5)

@@ -7,17 +7,18 @@ import flax.linen as nn
 import ml_collections
 import numpy as np
 import pytest
-import torch
-from torch import nn as tnn
-
 from gan_jax.nets import cyclegan, patchgan, unet
+from tests.helpers import requires_torch, torch
+
+tnn = torch.nn if torch else None
 
 
 # ----------------------------------------------------------------------------
 # PyTorch reference nets, transcribed from networks.py (ResnetGenerator,
 # UnetSkipConnectionBlock, NLayerDiscriminator, PixelDiscriminator).
 
-def torch_resnet(in_nc, out_nc, ngf, n_blocks, norm=tnn.InstanceNorm2d):
+def torch_resnet(in_nc, out_nc, ngf, n_blocks, norm=None):
+    norm = norm or tnn.InstanceNorm2d
     use_bias = norm is tnn.InstanceNorm2d
     m = [tnn.ReflectionPad2d(3), tnn.Conv2d(in_nc, ngf, 7, bias=use_bias), norm(ngf), tnn.ReLU()]
     for i in range(2):
@@ -44,29 +45,28 @@ def torch_resnet(in_nc, out_nc, ngf, n_blocks, norm=tnn.InstanceNorm2d):
     return tnn.Sequential(*m)
 
 
-class TorchUnetBlock(tnn.Module):
-    def __init__(self, outer, inner, input_nc=None, sub=None, outermost=False, innermost=False,
-                 dropout=False):
-        super().__init__()
-        self.outermost = outermost
-        input_nc = input_nc or outer
-        down = tnn.Conv2d(input_nc, inner, 4, 2, 1, bias=False)
-        if outermost:
-            m = [down, sub, tnn.ReLU(), tnn.ConvTranspose2d(inner * 2, outer, 4, 2, 1), tnn.Tanh()]
-        elif innermost:
-            m = [tnn.LeakyReLU(0.2, True), down, tnn.ReLU(True),
-                 tnn.ConvTranspose2d(inner, outer, 4, 2, 1, bias=False), tnn.BatchNorm2d(outer)]
-        else:
-            m = [tnn.LeakyReLU(0.2, True), down, tnn.BatchNorm2d(inner), sub, tnn.ReLU(True),
-                 tnn.ConvTranspose2d(inner * 2, outer, 4, 2, 1, bias=False), tnn.BatchNorm2d(outer)]
-            m += [tnn.Dropout(0.5)] if dropout else []
-        self.model = tnn.Sequential(*m)
-
-    def forward(self, x):
-        return self.model(x) if self.outermost else torch.cat([x, self.model(x)], 1)
-
-
 def torch_unet(in_nc, out_nc, num_downs, ngf):
+    class TorchUnetBlock(tnn.Module):
+        def __init__(self, outer, inner, input_nc=None, sub=None, outermost=False, innermost=False,
+                     dropout=False):
+            super().__init__()
+            self.outermost = outermost
+            input_nc = input_nc or outer
+            down = tnn.Conv2d(input_nc, inner, 4, 2, 1, bias=False)
+            if outermost:
+                m = [down, sub, tnn.ReLU(), tnn.ConvTranspose2d(inner * 2, outer, 4, 2, 1), tnn.Tanh()]
+            elif innermost:
+                m = [tnn.LeakyReLU(0.2, True), down, tnn.ReLU(True),
+                     tnn.ConvTranspose2d(inner, outer, 4, 2, 1, bias=False), tnn.BatchNorm2d(outer)]
+            else:
+                m = [tnn.LeakyReLU(0.2, True), down, tnn.BatchNorm2d(inner), sub, tnn.ReLU(True),
+                     tnn.ConvTranspose2d(inner * 2, outer, 4, 2, 1, bias=False), tnn.BatchNorm2d(outer)]
+                m += [tnn.Dropout(0.5)] if dropout else []
+            self.model = tnn.Sequential(*m)
+
+        def forward(self, x):
+            return self.model(x) if self.outermost else torch.cat([x, self.model(x)], 1)
+
     b = TorchUnetBlock(ngf * 8, ngf * 8, innermost=True)
     for _ in range(num_downs - 5):
         b = TorchUnetBlock(ngf * 8, ngf * 8, sub=b, dropout=True)
@@ -76,7 +76,8 @@ def torch_unet(in_nc, out_nc, num_downs, ngf):
     return TorchUnetBlock(out_nc, ngf, input_nc=in_nc, sub=b, outermost=True)
 
 
-def torch_patchgan(in_nc, ndf, n_layers, norm=tnn.BatchNorm2d):
+def torch_patchgan(in_nc, ndf, n_layers, norm=None):
+    norm = norm or tnn.BatchNorm2d
     use_bias = norm is tnn.InstanceNorm2d
     m = [tnn.Conv2d(in_nc, ndf, 4, 2, 1), tnn.LeakyReLU(0.2)]
     mult = 1
@@ -204,11 +205,13 @@ def shapes(module, in_shape):
 
 # ----------------------------------------------------------------------------
 
+@requires_torch
 def test_resnet_generator_matches_pytorch_reference():
     g = cyclegan.make_generator(cfg(width=4, n_blocks=2), (32, 32, 3))
     compare(g, torch_resnet(3, 3, 4, 2), (2, 32, 32, 3), train=True)
 
 
+@requires_torch
 def test_unet_matches_pytorch_reference_train_and_eval_batchnorm():
     # n_downs 6 at 64x64 has one dropout block; dropout is off in eval, so compare eval
     # mode there and train mode (batch statistics) on the dropout-free 32x32 U-Net.
@@ -218,6 +221,7 @@ def test_unet_matches_pytorch_reference_train_and_eval_batchnorm():
             (3, 32, 32, 3), train=True)
 
 
+@requires_torch
 @pytest.mark.parametrize("n_layers", [1, 3])
 def test_patchgan_matches_pytorch_reference(n_layers):
     d = patchgan.make_discriminator(cfg(width=4, n_layers=n_layers, norm="batch"), (40, 40, 3))
@@ -226,11 +230,13 @@ def test_patchgan_matches_pytorch_reference(n_layers):
     compare(d, torch_patchgan(3, 4, n_layers, tnn.InstanceNorm2d), (2, 40, 40, 3), train=True)
 
 
+@requires_torch
 def test_pixelgan_matches_pytorch_reference():
     d = patchgan.make_discriminator(cfg(width=4, n_layers=0, norm="batch"), (8, 8, 3))
     compare(d, torch_pixelgan(3, 4), (2, 8, 8, 3), train=True)
 
 
+@requires_torch
 def test_parameter_counts_match_the_reference_nets():
     # The reference logs 11.378 M (resnet_9blocks), 54.414 M (unet_256), 2.765 M (basic D).
     torch_count = lambda m: sum(p.numel() for p in m.parameters())
@@ -279,6 +285,7 @@ def test_patchgan_receptive_field_from_gradient_support(n_layers, field):
     assert len(rows) == field * field
 
 
+@requires_torch
 def test_reflect_pad_matches_torch_reflectionpad2d():
     x = np.arange(2 * 5 * 6 * 3, dtype=np.float32).reshape(2, 5, 6, 3)
     ref = tnn.ReflectionPad2d(3)(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
