@@ -16,10 +16,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gan_jax import losses, optim, parallel
+from gan_jax import losses, parallel
 from gan_jax.errors import UserError
-from gan_jax.games import gan
-from gan_jax.state import global_norm
+from gan_jax.games import _player, gan
 
 sample = gan.sample
 
@@ -61,22 +60,17 @@ def train_step(state, batch, config):
     d_grads, _ = rec_vjp(jnp.stack([1.0, -k]))    # d/d theta_D of L(x) - k L(G(z))
     _, fake_grad = rec_vjp(jnp.array([0.0, 1.0]))  # d/d G(z) of L(G(z))
     (g_grads,) = g_vjp(fake_grad)
-    d_grads, g_grads, rec_losses = parallel.pmean((d_grads, g_grads, rec_losses))
-    real_loss, fake_loss = rec_losses[0], rec_losses[1]
+    real_loss, fake_loss = parallel.pmean(rec_losses)
 
-    state, d_update_norm = state.apply_gradients("d", d_grads)
-    state, g_update_norm = state.apply_gradients("g", g_grads)
+    state, d_metrics = _player.update(state, "d", d_grads, config)
+    state, g_metrics = _player.update(state, "g", g_grads, config)
     new_k = losses.began_k_update(k, real_loss, fake_loss, cfg.gamma, cfg.lambda_k)
     state = state.replace(g_batch_stats=g_bs, step=state.step + 1,
-                          extra=dict(state.extra, k=new_k)).update_ema(config.ema.decay)
+                          extra=dict(state.extra, k=new_k))
     metrics = {
         "d_loss": losses.began_d(real_loss, fake_loss, k), "g_loss": losses.began_g(fake_loss),
         "d_real": real_loss, "d_fake": fake_loss, "began_k": k,
         "began_M": losses.began_convergence(real_loss, fake_loss, cfg.gamma),
-        "d_grad_norm": global_norm(d_grads), "g_grad_norm": global_norm(g_grads),
-        "d_update_norm": d_update_norm, "g_update_norm": g_update_norm,
-        "g_param_norm": global_norm(state.g_params), "d_param_norm": global_norm(state.d_params),
-        "g_lr": optim.schedule(config.optim, "g", config.steps)(state.step - 1),
-        "d_lr": optim.schedule(config.optim, "d", config.steps)(state.step - 1),
+        **d_metrics, **g_metrics,
     }
     return state, metrics

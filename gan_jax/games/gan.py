@@ -19,24 +19,15 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax import backend, losses, optim, parallel
-from gan_jax.state import GANState, global_norm
+from gan_jax.games import _player
+from gan_jax.games._player import apply_net
+from gan_jax.state import GANState
 
 
 def make_nets(config, data_shape, axis_name=parallel.AXIS):
     g = backend.build_net(config, "generator", data_shape, axis_name)
     d = backend.build_net(config, "discriminator", data_shape, axis_name)
     return g, d
-
-
-def apply_net(module, params, batch_stats, x, train=True, **kwargs):
-    """module(x) with batch statistics threaded through; returns (out, new batch_stats)."""
-    variables = {"params": params}
-    if batch_stats:
-        variables["batch_stats"] = batch_stats
-        if train:
-            out, mut = module.apply(variables, x, train=True, mutable=["batch_stats"], **kwargs)
-            return out, mut["batch_stats"]
-    return module.apply(variables, x, train=train, **kwargs), batch_stats
 
 
 def examples_per_step(config):
@@ -59,7 +50,7 @@ def init(key, config, batch):
     return GANState.create(
         rng=kr, g_params=g_vars["params"], d_params=d_vars["params"], g_tx=g_tx, d_tx=d_tx,
         g_batch_stats=g_vars.get("batch_stats"), d_batch_stats=d_vars.get("batch_stats"),
-        ema=config.ema.decay > 0)
+        ema=_player.keeps_ema(config))
 
 
 def d_update(state, d, loss, config, real, fake, key):
@@ -75,11 +66,7 @@ def d_update(state, d, loss, config, real, fake, key):
         return d_loss + config.loss.penalty_weight * pen, (bs, metrics)
 
     grads, (bs, metrics) = jax.grad(d_loss_fn, has_aux=True)(state.d_params)
-    grads, metrics = parallel.pmean((grads, metrics))
-    state, update_norm = state.apply_gradients("d", grads)
-    if config.loss.get("clip", 0.0) > 0:
-        state = state.replace(d_params=losses.clip_weights(state.d_params, config.loss.clip))
-    metrics.update(d_grad_norm=global_norm(grads), d_update_norm=update_norm)
+    state, metrics = _player.update(state, "d", grads, config, metrics)
     return state.replace(d_batch_stats=bs), metrics
 
 
@@ -126,16 +113,10 @@ def critic_iterations(state, g, d, loss, config, reals, key):
 
 
 def apply_g_update(state, config, g_grads, g_loss, g_bs, metrics):
-    """Average G's gradients over devices, step its optimizer and EMA, finish the metrics."""
-    g_grads, g_loss = parallel.pmean((g_grads, g_loss))
-    state, g_update_norm = state.apply_gradients("g", g_grads)
-    state = state.replace(g_batch_stats=g_bs, step=state.step + 1).update_ema(config.ema.decay)
-    metrics.update(
-        g_loss=g_loss, g_grad_norm=global_norm(g_grads), g_update_norm=g_update_norm,
-        g_param_norm=global_norm(state.g_params), d_param_norm=global_norm(state.d_params),
-        g_lr=optim.schedule(config.optim, "g", config.steps)(state.step - 1),
-        d_lr=optim.schedule(config.optim, "d", config.steps)(state.step - 1))
-    return state, metrics
+    """G's update (`_player.update`), its batch statistics, the step counter; the step's
+    metrics are `metrics` (D's last update) with G's."""
+    state, g_metrics = _player.update(state, "g", g_grads, config, {"g_loss": g_loss})
+    return state.replace(g_batch_stats=g_bs, step=state.step + 1), {**metrics, **g_metrics}
 
 
 def begin_step(state, batch, config):
