@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import pix2pix as recipe  # noqa: E402
 from gan_jax import checkpoint, data, games, train, viz  # noqa: E402
-from gan_jax.games.cyclegan import translate  # noqa: E402
+from gan_jax.games._translation import translate  # noqa: E402
 
 VARIANTS = {"pix2pix": "", "l1_only": "l1"}
 COLUMNS = ("l1_ab", "psnr_ab", "fd_digits_ab", "identity_l1_ab", "identity_psnr_ab",
@@ -108,7 +108,8 @@ def main(argv=None):
                 held = pipeline.source.heldout(args.num_images)
                 g, _ = game.make_nets(config, held["a"].shape[1:], held["b"].shape[1:], None)
                 outputs["a"], outputs["target"] = held["a"], held["b"]
-                outputs[variant] = translate(g, state.g_params, state.g_batch_stats, held["a"])
+                outputs[variant] = translate(g, state.sampling_params(), state.g_batch_stats,
+                                             held["a"])
     figure = np.concatenate([outputs[k] for k in ("a", "target", *VARIANTS)])
     viz.save_png(os.path.join(args.out, "pix2pix_vs_l1.png"), viz.grid(figure, args.num_images))
     header = (f"Paired digits (a -> T(a)), held-out L1 / PSNR (dB) / FD-digits of G(a) vs T(a); "

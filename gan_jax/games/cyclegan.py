@@ -14,21 +14,20 @@ Adam(2e-4, 0.5), constant LR then linear decay to 0. The reference's G term is
 MSE(D(G(a)), 1) = 2 x losses.least_squares_g, so config.loss.g_weight = 2 (w);
 its D term 1/2 (MSE real + MSE fake) is losses.least_squares_d (d = config.loss.d_weight = 1).
 As in the reference, G is updated first (through the current D), then D on the
-pooled fakes of the same forward pass.
+pooled fakes of the same forward pass. With config.ema.decay > 0 the state keeps an EMA of
+both generators (g_ema {'ab', 'ba'}), which samples and evaluation use.
 """
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from gan_jax import backend, image_pool, losses, optim, parallel
-from gan_jax.errors import UserError
-from gan_jax.games.gan import apply_net
+from gan_jax import backend, image_pool, parallel
+from gan_jax.games import _player
+from gan_jax.games._player import apply_net
+from gan_jax.games._translation import (create_state, dropout_rngs, game_loss, l1, strips,
+                                        take, translate)
 from gan_jax.metrics import translation as translation_metrics
-from gan_jax.state import GANState, global_norm
 
 G_NAMES = ("ab", "ba")
 D_NAMES = ("a", "b")
@@ -43,65 +42,14 @@ def make_nets(config, shape_a, shape_b, axis_name=parallel.AXIS):
     return g, d
 
 
-def init_nets(modules: dict, inputs: dict, key):
-    """(params, batch_stats) dicts of each named module, initialised on inputs[name]."""
-    params, stats = {}, {}
-    for i, (name, m) in enumerate(sorted(modules.items())):
-        v = init_variables(m, jax.random.fold_in(key, i), inputs[name].shape[1:])
-        params[name], stats[name] = v["params"], v.get("batch_stats", {})
-    return params, stats
-
-
-def init_variables(module, key, input_shape):
-    """module.init on zeros [1, *input_shape] in eval mode, compiled as one computation.
-
-    The initialisers draw from an RBG key made from the (threefry) `key`: XLA:CPU
-    compiles threefry-based initialisers far more slowly (measured: 29 s vs 3.6 s of
-    CPU for the default ResNet generator), while the draws are equally N(0, 0.02).
-    """
-    def init(raw):
-        rbg = jax.random.wrap_key_data(jnp.concatenate([raw, raw ^ jnp.uint32(0x9E3779B9)]),
-                                       impl="rbg")
-        return module.init(rbg, jnp.zeros((1,) + tuple(input_shape)), train=False)
-
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    return jax.jit(init)(key)
-
-
-def game_loss(config):
-    loss = losses.get(config.loss.name)
-    if getattr(loss, "g_needs_features", False):
-        raise UserError(f"config.loss.name={config.loss.name!r} needs D's features, which "
-                         f"patch discriminators do not give; use 'least_squares' or "
-                         f"'nonsaturating'.")
-    return loss
-
-
-def dropout_rngs(key):
-    """Dropout keys differ per device (each device drops its own examples)."""
-    _, index = parallel.axis_size_and_index()
-    return {"dropout": jax.random.fold_in(key, index)}
-
-
-def l1(x, y):
-    return jnp.mean(jnp.abs(x - y))
-
-
 def init(key, config, batch):
     a, b = batch["a"][0], batch["b"][0]
     g, d = make_nets(config, a.shape[1:], b.shape[1:])
-    kg, kd, kr = jax.random.split(key, 3)
-    g_params, g_stats = init_nets(g, {"ab": a, "ba": b}, kg)
-    d_params, d_stats = init_nets(d, {"a": a, "b": b}, kd)
-    g_tx, _ = optim.make(config.optim, "g", config.steps)
-    d_tx, _ = optim.make(config.optim, "d", config.steps)
     size = config.cyclegan.pool_size
-    return GANState.create(
-        rng=kr, g_params=g_params, d_params=d_params, g_tx=g_tx, d_tx=d_tx,
-        g_batch_stats=g_stats, d_batch_stats=d_stats,
-        extra={"pool_a": image_pool.init(size, a.shape[1:]),
-               "pool_b": image_pool.init(size, b.shape[1:])})
+    return create_state(key, config, g, {"ab": a.shape[1:], "ba": b.shape[1:]},
+                        d, {"a": a.shape[1:], "b": b.shape[1:]},
+                        extra={"pool_a": image_pool.init(size, a.shape[1:]),
+                               "pool_b": image_pool.init(size, b.shape[1:])})
 
 
 def train_step(state, batch, config):
@@ -158,42 +106,11 @@ def train_step(state, batch, config):
                                "d_fake": (outs["a"][2] + outs["b"][2]) / 2})
 
     d_grads, (d_stats, d_metrics) = jax.grad(d_loss_fn, has_aux=True)(state.d_params)
-    g_grads, d_grads, metrics = parallel.pmean((g_grads, d_grads, {**g_metrics, **d_metrics}))
-    state, g_update_norm = state.apply_gradients("g", g_grads)
-    state, d_update_norm = state.apply_gradients("d", d_grads)
-    lrs = {f"{p}_lr": optim.schedule(config.optim, p, config.steps)(state.step) for p in "gd"}
+    state, g_metrics = _player.update(state, "g", g_grads, config, g_metrics)
+    state, d_metrics = _player.update(state, "d", d_grads, config, d_metrics)
     state = state.replace(g_batch_stats=g_stats, d_batch_stats=d_stats, step=state.step + 1,
                           extra={**state.extra, "pool_a": pool_a, "pool_b": pool_b})
-    metrics.update(g_grad_norm=global_norm(g_grads), d_grad_norm=global_norm(d_grads),
-                   g_update_norm=g_update_norm, d_update_norm=d_update_norm,
-                   g_param_norm=global_norm(state.g_params), d_param_norm=global_norm(state.d_params),
-                   **lrs)
-    return state, metrics
-
-
-# ----------------------------------------------------------------------------
-# Sampling and evaluation, shared by the translation games (pix2pix, DTN).
-
-@functools.partial(jax.jit, static_argnums=0)
-def _apply_eval(module, params, stats, x):
-    return apply_net(module, params, stats, x, train=False)[0]
-
-
-def translate(module, params, stats, images, chunk: int = 256) -> np.ndarray:
-    """module(images) in eval mode, jit-compiled once per module, in chunks; numpy."""
-    images = np.asarray(images, np.float32)
-    return np.concatenate([np.asarray(_apply_eval(module, params, stats, images[i:i + chunk]))
-                           for i in range(0, len(images), chunk)])
-
-
-def strips(*rows):
-    """Images [N, H, W, C] per row -> [N, rows * H, W, C]: each sample a vertical strip."""
-    return jnp.concatenate(rows, axis=1)
-
-
-def take(images, num):
-    """num images, cycling through the batch when it holds fewer."""
-    return images[jnp.arange(num) % images.shape[0]]
+    return state, {**g_metrics, **d_metrics}
 
 
 def sample(state, config, batch, key, num=None):
@@ -201,7 +118,8 @@ def sample(state, config, batch, key, num=None):
     for the second half: [num, 3H, W, C]; a grid of them shows A -> B -> A rows."""
     num = num or config.sample.num
     g, _ = make_nets(config, batch["a"].shape[1:], batch["b"].shape[1:], axis_name=None)
-    run = lambda name, x: apply_net(g[name], state.g_params[name], state.g_batch_stats[name], x,
+    params = state.sampling_params()
+    run = lambda name, x: apply_net(g[name], params[name], state.g_batch_stats[name], x,
                                     train=False)[0]
     a, b = take(batch["a"], num - num // 2), take(batch["b"], num // 2)
     fake_b, fake_a = run("ab", a), run("ba", b)
@@ -215,7 +133,8 @@ def evaluate(state, config, pipeline, key):
     source = pipeline.source
     held = source.heldout(config.eval.get("num_samples", None))
     g, _ = make_nets(config, held["a"].shape[1:], held["b"].shape[1:], axis_name=None)
-    run = lambda name, x: translate(g[name], state.g_params[name], state.g_batch_stats[name], x)
+    params = state.sampling_params()
+    run = lambda name, x: translate(g[name], params[name], state.g_batch_stats[name], x)
     fake_b, fake_a = run("ab", held["a"]), run("ba", held["b"])
     if getattr(source, "known_transform", False):
         return {**translation_metrics.report("ab", held["a"], fake_b, held["b"]),

@@ -15,7 +15,8 @@ averaged over patches and MSE the squared error (the paper's digits choice for d
 
 Paper (SVHN -> MNIST): alpha = beta = 15, gamma = 0; Adam. One step updates D then
 G (through the updated D) on the same G outputs (one forward, `jax.vjp`).
-Evaluation scores G(a) against the known transform T(a) (L1/PSNR/FD-digits).
+Evaluation scores G(a) against the known transform T(a) (L1/PSNR/FD-digits); with
+config.ema.decay > 0, samples and evaluation use the EMA of g.
 """
 from __future__ import annotations
 
@@ -23,14 +24,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from gan_jax import backend, optim, parallel
+from gan_jax import backend, parallel
 from gan_jax.errors import UserError
-from gan_jax.games.cyclegan import strips, take, translate
-from gan_jax.games.gan import apply_net
-from gan_jax.games.pix2pix import create_state
+from gan_jax.games import _player
+from gan_jax.games._player import apply_net
+from gan_jax.games._translation import create_state, strips, take, translate
 from gan_jax.metrics import digits_net
 from gan_jax.metrics import translation as translation_metrics
-from gan_jax.state import global_norm
 
 FAKE_SOURCE, FAKE_TARGET, REAL_TARGET = 0, 1, 2
 
@@ -93,9 +93,8 @@ def train_step(state, batch, config):
         return loss, (stats, {"d_loss": loss, "d_real": p_real(out_real),
                               "d_fake": (p_real(out_s) + p_real(out_t)) / 2})
 
-    d_grads, (d_stats, metrics) = jax.grad(d_loss_fn, has_aux=True)(state.d_params)
-    d_grads, metrics = parallel.pmean((d_grads, metrics))
-    state, d_update_norm = state.apply_gradients("d", d_grads)
+    d_grads, (d_stats, d_metrics) = jax.grad(d_loss_fn, has_aux=True)(state.d_params)
+    state, d_metrics = _player.update(state, "d", d_grads, config, d_metrics)
     state = state.replace(d_batch_stats=d_stats)
 
     def g_loss_fn(fakes):
@@ -111,21 +110,17 @@ def train_step(state, batch, config):
 
     (_, g_metrics), d_fakes = jax.value_and_grad(g_loss_fn, has_aux=True)(fakes)
     (g_grads,) = g_vjp(d_fakes)
-    g_grads, g_metrics = parallel.pmean((g_grads, g_metrics))
-    lrs = {f"{p}_lr": optim.schedule(config.optim, p, config.steps)(state.step) for p in "gd"}
-    state, g_update_norm = state.apply_gradients("g", g_grads)
+    state, g_metrics = _player.update(state, "g", g_grads, config, g_metrics)
     state = state.replace(g_batch_stats=g_stats, step=state.step + 1)
-    metrics.update(g_metrics, g_grad_norm=global_norm(g_grads), d_grad_norm=global_norm(d_grads),
-                   g_update_norm=g_update_norm, d_update_norm=d_update_norm,
-                   g_param_norm=global_norm(state.g_params), **lrs)
-    return state, metrics
+    return state, {**d_metrics, **g_metrics}
 
 
 def generator_fn(state, config, shape_b):
     """G = g o f in eval mode, images -> images."""
     g, _ = make_nets(config, shape_b, axis_name=None)
     f = encoder()
-    return lambda x: apply_net(g, state.g_params, state.g_batch_stats, f(x), train=False)[0]
+    params = state.sampling_params()
+    return lambda x: apply_net(g, params, state.g_batch_stats, f(x), train=False)[0]
 
 
 def sample(state, config, batch, key, num=None):
@@ -141,7 +136,7 @@ def evaluate(state, config, pipeline, key):
     held = source.heldout(config.eval.get("num_samples", None))
     g, _ = make_nets(config, held["b"].shape[1:], axis_name=None)
     features, _ = digits_net.features_and_logits(held["a"])
-    fake = translate(g, state.g_params, state.g_batch_stats, features)
+    fake = translate(g, state.sampling_params(), state.g_batch_stats, features)
     if not getattr(source, "known_transform", False):
         return {}
     return translation_metrics.report("ab", held["a"], fake, held["b"])

@@ -10,19 +10,20 @@ BCE with logits), D's loss halved (d = config.loss.d_weight = 0.5), w = 1,
 lambda_L1 = 100, Adam(2e-4, 0.5), batch norm and dropout as G's noise. As in the
 reference step, D is updated first on G(a) (made once, detached), then G through
 the updated D by `jax.vjp` of that same forward pass. config.loss.g_weight = 0
-gives the L1-only U-Net baseline (D is then not trained).
+gives the L1-only U-Net baseline (D is then not trained). With config.ema.decay > 0,
+samples and evaluation use the EMA of G.
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
-from gan_jax import backend, optim, parallel
-from gan_jax.games.cyclegan import (dropout_rngs, game_loss, init_variables, strips, take,
-                                    translate)
-from gan_jax.games.gan import apply_net
+from gan_jax import backend, parallel
+from gan_jax.games import _player
+from gan_jax.games._player import apply_net
+from gan_jax.games._translation import (create_state, dropout_rngs, game_loss, l1, strips, take,
+                                        translate)
 from gan_jax.metrics import translation as translation_metrics
-from gan_jax.state import GANState, global_norm
 
 
 def pair_shape(shape_a, shape_b):
@@ -40,17 +41,6 @@ def adversarial(config) -> bool:
     return config.loss.g_weight > 0
 
 
-def create_state(key, config, g, g_input_shape, d, d_input_shape) -> GANState:
-    """GANState of one G and one D, initialised on zeros of the given input shapes."""
-    kg, kd, kr = jax.random.split(key, 3)
-    g_vars, d_vars = init_variables(g, kg, g_input_shape), init_variables(d, kd, d_input_shape)
-    g_tx, _ = optim.make(config.optim, "g", config.steps)
-    d_tx, _ = optim.make(config.optim, "d", config.steps)
-    return GANState.create(
-        rng=kr, g_params=g_vars["params"], d_params=d_vars["params"], g_tx=g_tx, d_tx=d_tx,
-        g_batch_stats=g_vars.get("batch_stats"), d_batch_stats=d_vars.get("batch_stats"))
-
-
 def init(key, config, batch):
     a, b = batch["a"][0], batch["b"][0]
     g, d = make_nets(config, a.shape[1:], b.shape[1:])
@@ -66,7 +56,7 @@ def train_step(state, batch, config):
     fake, g_vjp, g_stats = jax.vjp(
         lambda p: apply_net(g, p, state.g_batch_stats, a, rngs=rngs), state.g_params,
         has_aux=True)
-    metrics = {}
+    metrics = {"d_lr": _player.learning_rate(config, "d", state.step)}  # also with D untrained
 
     if adversarial(config):
         def d_loss_fn(d_params):
@@ -78,11 +68,9 @@ def train_step(state, batch, config):
             return d_loss, (stats, {"d_loss": d_loss, "d_real": jnp.mean(real_out),
                                     "d_fake": jnp.mean(fake_out)})
 
-        d_grads, (d_stats, metrics) = jax.grad(d_loss_fn, has_aux=True)(state.d_params)
-        d_grads, metrics = parallel.pmean((d_grads, metrics))
-        state, d_update_norm = state.apply_gradients("d", d_grads)
+        d_grads, (d_stats, d_metrics) = jax.grad(d_loss_fn, has_aux=True)(state.d_params)
+        state, metrics = _player.update(state, "d", d_grads, config, d_metrics)
         state = state.replace(d_batch_stats=d_stats)
-        metrics.update(d_grad_norm=global_norm(d_grads), d_update_norm=d_update_norm)
 
     def g_loss_fn(fake):
         gan = jnp.zeros(())
@@ -92,19 +80,15 @@ def train_step(state, batch, config):
             real_out = (apply_net(d, state.d_params, state.d_batch_stats,
                                   jnp.concatenate([a, b], -1))[0] if loss.g_needs_real else None)
             gan = loss.g(real_out, fake_out)
-        l1 = jnp.mean(jnp.abs(fake - b))
-        total = config.loss.g_weight * gan + config.pix2pix.lambda_l1 * l1
-        return total, {"g_loss": gan, "g_l1": l1, "g_total": total}
+        distance = l1(fake, b)
+        total = config.loss.g_weight * gan + config.pix2pix.lambda_l1 * distance
+        return total, {"g_loss": gan, "g_l1": distance, "g_total": total}
 
     (_, g_metrics), d_fake = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
     (g_grads,) = g_vjp(d_fake)
-    g_grads, g_metrics = parallel.pmean((g_grads, g_metrics))
-    lrs = {f"{p}_lr": optim.schedule(config.optim, p, config.steps)(state.step) for p in "gd"}
-    state, g_update_norm = state.apply_gradients("g", g_grads)
+    state, g_metrics = _player.update(state, "g", g_grads, config, g_metrics)
     state = state.replace(g_batch_stats=g_stats, step=state.step + 1)
-    metrics.update(g_metrics, g_grad_norm=global_norm(g_grads), g_update_norm=g_update_norm,
-                   g_param_norm=global_norm(state.g_params), **lrs)
-    return state, metrics
+    return state, {**metrics, **g_metrics}
 
 
 def sample(state, config, batch, key, num=None):
@@ -112,7 +96,7 @@ def sample(state, config, batch, key, num=None):
     num = num or config.sample.num
     g, _ = make_nets(config, batch["a"].shape[1:], batch["b"].shape[1:], axis_name=None)
     a, b = take(batch["a"], num), take(batch["b"], num)
-    fake = apply_net(g, state.g_params, state.g_batch_stats, a, train=False)[0]
+    fake = apply_net(g, state.sampling_params(), state.g_batch_stats, a, train=False)[0]
     return strips(a, fake, b)
 
 
@@ -121,7 +105,7 @@ def evaluate(state, config, pipeline, key):
     source = pipeline.source
     held = source.heldout(config.eval.get("num_samples", None))
     g, _ = make_nets(config, held["a"].shape[1:], held["b"].shape[1:], axis_name=None)
-    fake = translate(g, state.g_params, state.g_batch_stats, held["a"])
+    fake = translate(g, state.sampling_params(), state.g_batch_stats, held["a"])
     if not getattr(source, "known_transform", False):
         return {}
     return translation_metrics.report("ab", held["a"], fake, held["b"])
