@@ -41,8 +41,11 @@ def init(key, config, batch):
     kg, kd, kr = jax.random.split(key, 3)
     # Compiled once without XLA's backend optimizations: they took 24 s on BEGAN's encoder
     # init (1.5 s without), and an init runs once. Same draws as flax's eager init up to
-    # float rounding (max difference 1.2e-7 measured on the BEGAN and DCGAN nets).
-    jit_once = lambda f: jax.jit(f, compiler_options={"xla_backend_optimization_level": 0})
+    # float rounding (max difference 1.2e-7 measured on the BEGAN and DCGAN nets). Under a
+    # trace (jax.eval_shape: --mode=summary) nothing compiles, and a nested jit takes no
+    # compiler options.
+    jit_once = lambda f: (f if isinstance(kg, jax.core.Tracer) else
+                          jax.jit(f, compiler_options={"xla_backend_optimization_level": 0}))
     g_vars = jit_once(lambda k: g.init(k, jnp.zeros((1, config.g.z_dim)), train=False))(kg)
     d_vars = jit_once(lambda k: d.init(k, jnp.zeros((1,) + data_shape), train=False))(kd)
     g_tx, _ = optim.make(config.optim, "g", config.steps)
