@@ -7,14 +7,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from gan_jax import data, games, parallel, summary, train
 from gan_jax.games.gan import apply_net
 from gan_jax.metrics import digits_net
 from gan_jax.metrics import translation as tm
-from tests.helpers import recipe
+from tests.helpers import recipe, requires_torch, torch
 
 
 def one_step(config):
@@ -78,6 +77,7 @@ def test_cyclegan_step_matches_the_paper_losses(cyclegan_step):
     assert int(new.step) == 1 and m["g_lr"] == pytest.approx(config.optim.g_lr)
 
 
+@requires_torch
 def test_pix2pix_step_matches_the_paper_losses():
     config = recipe("pix2pix")
     state, batch, new, m = one_step(config)
@@ -111,6 +111,7 @@ def test_pix2pix_l1_only_trains_g_alone():
                               jax.tree_util.tree_leaves(new.g_params)[0])
 
 
+@requires_torch
 def test_dtn_step_matches_the_paper_losses():
     config = recipe("dtn", "smoke", **{"dtn.gamma": 0.5})
     state, batch, new, m = one_step(config)

@@ -7,13 +7,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import torch
 from jax.test_util import check_grads
 from ml_collections import ConfigDict
 
 from gan_jax import data, losses, parallel, train
 from gan_jax.games import gan, unrolled
-from tests.helpers import recipe
+from tests.helpers import recipe, requires_torch, torch
 
 
 def one_device(fn):
@@ -97,6 +96,7 @@ def torch_unrolled_g_grads(g_params, d_params, real, z, lr, steps, first_order):
     return [gr.numpy() for gr in grads]
 
 
+@requires_torch
 @pytest.mark.parametrize("first_order", [False, True])
 def test_unrolled_sgd_gradient_matches_torch_autograd(first_order):
     with jax.enable_x64(True):

@@ -76,7 +76,9 @@ def load(path: str = WEIGHTS):
     if not os.path.exists(path):
         raise UserError(f"digits classifier weights {path!r} are missing; make them with "
                          f"`python experiments/train_digits_classifier.py`.")
-    with np.load(path, allow_pickle=False) as f:
+    # Concrete arrays even when first called under a trace (e.g. jax.eval_shape of DTN's
+    # init in --mode=summary): the cache must never hold tracers.
+    with np.load(path, allow_pickle=False) as f, jax.ensure_compile_time_eval():
         flat = {k[len("params/"):]: jnp.asarray(f[k]) for k in f.files
                 if k.startswith("params/")}
     return DigitsClassifier(), {"params": traverse_util.unflatten_dict(flat, sep="/")}
