@@ -33,6 +33,7 @@ setup(
         # and for converting pytorch-fid weights. Versions are the ones tested here.
         "test": [
             "pytest>=8",
+            "pytest-xdist>=3",  # the suite runs on 2 workers (pytest.ini), one per core here
             "torch==2.14.1",
             "torchvision==0.29.1",
             "pytorch-fid==0.3.0",

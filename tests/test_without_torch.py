@@ -7,7 +7,8 @@ import sys
 
 from tests.helpers import ROOT, TORCH_REASON, subprocess_env
 
-# Runs pytest in a process where torch, torchvision and pytorch_fid cannot be imported.
+# Runs pytest in a process where torch, torchvision and pytorch_fid cannot be imported. In that
+# one process: xdist workers (pytest.ini's -n 2) would start fresh interpreters without the block.
 BLOCKED = """
 import importlib.abc, sys
 class Blocked(importlib.abc.MetaPathFinder):
@@ -21,7 +22,8 @@ sys.exit(pytest.main(sys.argv[1:]))
 
 
 def pytest_without_torch(*args):
-    proc = subprocess.run([sys.executable, "-c", BLOCKED, "-p", "no:cacheprovider", *args],
+    proc = subprocess.run([sys.executable, "-c", BLOCKED, "-p", "no:cacheprovider", "-n", "0",
+                           *args],
                           cwd=ROOT, env=subprocess_env(1), capture_output=True, text=True,
                           timeout=600)
     return proc.returncode, proc.stdout + proc.stderr
