@@ -197,6 +197,22 @@ def test_dragan_penalty_of_linear_critic_is_norm_minus_one_squared():
     assert abs(float(pen) - want) < 1e-5 * want
 
 
+@pytest.mark.parametrize("value", [0.1, -0.55])
+def test_dragan_on_a_constant_batch_takes_the_zero_variance_guard(value):
+    """A constant batch has std 0, but in float32 E[x^2] - E[x]^2 rounds below zero for these
+    values (asserted), so without the max(., 0) guard the std, x_p and the penalty are NaN.
+    With it x_p = x exactly and the penalty of f(x) = sum w x^2 is the closed form
+    (||2 w x|| - 1)^2 at x = value."""
+    real = jnp.full((4, 4, 4, 3), value, jnp.float32)
+    assert float(jnp.mean(jnp.square(real)) - jnp.square(jnp.mean(real))) < 0.0
+    np.testing.assert_array_equal(losses.dragan_perturb(real, jax.random.PRNGKey(2), 2.0), real)
+    w = _images(4, (1, 4, 4, 3))[0]
+    critic = lambda x: jnp.sum(w * jnp.square(x), axis=(1, 2, 3))
+    pen = float(losses.dragan_penalty(critic, real, jax.random.PRNGKey(2)))
+    want = (float(np.linalg.norm(2.0 * np.asarray(w, np.float64) * value)) - 1.0) ** 2
+    assert pen == pytest.approx(want, rel=1e-5)
+
+
 def test_r1_penalty_of_quadratic_critic_matches_analytic_gradient():
     """f(x) = 1/2 x^T A x + b.x + c -> grad = A x + b; R1 = mean_i ||A x_i + b||^2."""
     r = np.random.default_rng(0)
@@ -278,12 +294,15 @@ def test_penalty_gradient_wrt_critic_params_matches_torch_double_backward():
 
 
 def test_penalties_have_finite_gradient_at_zero_input_gradient():
-    """A constant critic has grad_x = 0: the norm's sqrt must not give NaN gradients."""
-    const = lambda w: (lambda x: jnp.zeros(x.shape[0]) * w)
+    """f_w(x) = w |x|^2 at x = 0 (real = fake = 0, so every interpolate and DRAGAN point is 0):
+    grad_x f = 2 w x = 0 there, and d/dw of each penalty is exactly 0 (gp: 2 (0 - 1) 2|x|,
+    r1: 8 w |x|^2). Checked against losses.py with the norm's zero guard removed (NaN)."""
+    quadratic = lambda w: (lambda x: w * jnp.sum(jnp.square(x.reshape(x.shape[0], -1)), axis=1))
+    zeros = jnp.zeros_like(_images(1))
     for name in ("gp", "dragan", "r1"):
-        g = jax.grad(lambda w: losses.penalty(name, const(w), _images(1), _images(2),
-                                              jax.random.PRNGKey(0)))(1.0)
-        assert np.isfinite(float(g)), name
+        g = jax.grad(lambda w: losses.penalty(name, quadratic(w), zeros, zeros,
+                                              jax.random.PRNGKey(0)))(1.5)
+        assert float(g) == 0.0, (name, float(g))
 
 
 def test_penalty_registry_r1_is_half_of_r1_penalty_and_none_is_zero():
@@ -316,6 +335,63 @@ def test_began_control_and_convergence_closed_forms():
     np.testing.assert_allclose(float(losses.began_convergence(0.4, 0.5, 0.5)), 0.7, rtol=1e-6)
     np.testing.assert_allclose(float(losses.began_d(0.4, 0.5, 0.2)), 0.3, rtol=1e-6)
     assert float(losses.began_g(0.5)) == 0.5
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+# config.loss.name -> numpy closed forms of (D's loss, G's loss) at D outputs (r, f).
+REGISTERED = {
+    "minimax": (lambda r, f: _softplus(-r).mean() + _softplus(f).mean(),
+                lambda r, f: -_softplus(f).mean()),
+    "nonsaturating": (lambda r, f: _softplus(-r).mean() + _softplus(f).mean(),
+                      lambda r, f: _softplus(-f).mean()),
+    "wasserstein": (lambda r, f: f.mean() - r.mean(), lambda r, f: -f.mean()),
+    "least_squares": (lambda r, f: 0.5 * ((r - 1) ** 2).mean() + 0.5 * (f ** 2).mean(),
+                      lambda r, f: 0.5 * ((f - 1) ** 2).mean()),
+    # Mao et al.'s Pearson chi^2 coding (a, b, c) = (-1, 1, 0).
+    "least_squares_pearson": (lambda r, f: 0.5 * ((r - 1) ** 2).mean() + 0.5 * ((f + 1) ** 2).mean(),
+                              lambda r, f: 0.5 * (f ** 2).mean()),
+    "hinge": (lambda r, f: np.maximum(0, 1 - r).mean() + np.maximum(0, 1 + f).mean(),
+              lambda r, f: -f.mean()),
+    "relativistic": (lambda r, f: _softplus(f - r).mean(), lambda r, f: _softplus(r - f).mean()),
+    "relativistic_average": (
+        lambda r, f: _softplus(-(r - f.mean())).mean() + _softplus(f - r.mean()).mean(),
+        lambda r, f: _softplus(-(f - r.mean())).mean() + _softplus(r - f.mean()).mean()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REGISTERED))
+def test_each_registered_name_is_its_papers_loss_pair(name):
+    """losses.get(name).d / .g against numpy closed forms at asymmetric outputs (real and fake
+    drawn apart, so a swapped argument changes the value). Checked against losses.py with the
+    Pearson coding's c = 1 (the default c of least squares)."""
+    real, fake = _logits(5).astype(np.float64) + 0.7, _logits(6).astype(np.float64) - 0.4
+    pair, (want_d, want_g) = losses.get(name), REGISTERED[name]
+    np.testing.assert_allclose(float(pair.d(jnp.asarray(real), jnp.asarray(fake))),
+                               want_d(real, fake), rtol=1e-6)
+    np.testing.assert_allclose(float(pair.g(jnp.asarray(real), jnp.asarray(fake))),
+                               want_g(real, fake), rtol=1e-6)
+
+
+def test_penalty_options_from_the_config_reach_the_penalties():
+    """config.loss.gp_target 0.5 and dragan_scale 2 (defaults 1 and 0.5) through
+    losses.penalty equal the functions called with them, and differ from the defaults.
+    Checked against losses.py ignoring each option."""
+    import ml_collections
+    jax_fn, _ = _mlp(3)
+    real, fake, key = _images(8), _images(9), jax.random.PRNGKey(4)
+    cfg = ml_collections.ConfigDict({"gp_target": 0.5, "dragan_scale": 2.0})
+    gp = float(losses.penalty("gp", jax_fn, real, fake, key, cfg))
+    assert gp == pytest.approx(float(losses.gradient_penalty(jax_fn, real, fake, key, 0.5)),
+                               rel=1e-6)
+    assert gp != pytest.approx(float(losses.gradient_penalty(jax_fn, real, fake, key)), rel=1e-3)
+    dragan = float(losses.penalty("dragan", jax_fn, real, fake, key, cfg))
+    assert dragan == pytest.approx(float(losses.dragan_penalty(jax_fn, real, key, 2.0, 0.5)),
+                                   rel=1e-6)
+    assert dragan != pytest.approx(float(losses.dragan_penalty(jax_fn, real, key, 0.5, 0.5)),
+                                   rel=1e-3)
 
 
 def test_every_registered_loss_and_penalty_is_selectable_by_name():
