@@ -15,13 +15,14 @@ import pytest
 from gan_jax import data, games, losses
 from tests.helpers import recipe, run_python
 
-LR = 0.1
+# Distinct learning rates: a step that used one player's rate for the other fails.
+G_LR, D_LR = 0.03, 0.07
 
 
 def linear_config(recipe_name="wgan", **overrides):
     """A recipe's smoke variant on `ring` with linear G (z -> Az + c) and linear D (x -> w.x + b)."""
     base = {"data.name": "ring", "g.net": "mlp", "d.net": "mlp", "g.depth": 0, "d.depth": 0,
-            "g.z_dim": 3, "optim.name": "sgd", "optim.g_lr": LR, "optim.d_lr": LR,
+            "g.z_dim": 3, "optim.name": "sgd", "optim.g_lr": G_LR, "optim.d_lr": D_LR,
             "optim.momentum": 0.0, "batch_size": 8, "ema.decay": 0.0}
     base.update(overrides)
     return recipe(recipe_name, **base)
@@ -80,11 +81,12 @@ def reference_step(config, state, batch):
         gw = (reals[i].T @ dr + fake.T @ df) / per
         gb = (dr.sum() + df.sum()) / per
         norm = np.linalg.norm(w)
-        if config.loss.penalty in ("gp", "dragan"):   # (||w|| - 1)^2 for any points
-            gw = gw + lam * 2.0 * (norm - 1.0) * w / norm
+        if config.loss.penalty in ("gp", "dragan"):   # (||w|| - target)^2 for any points
+            target = config.loss.get("gp_target", 1.0)
+            gw = gw + lam * 2.0 * (norm - target) * w / norm
         elif config.loss.penalty == "r1":             # gamma/2 ||w||^2
             gw = gw + lam * w
-        w, b = w - LR * gw, b - LR * gb
+        w, b = w - D_LR * gw, b - D_LR * gb
         if config.loss.clip > 0:
             w, b = np.clip(w, -config.loss.clip, config.loss.clip), np.clip(b, -config.loss.clip,
                                                                                config.loss.clip)
@@ -94,13 +96,16 @@ def reference_step(config, state, batch):
     else:
         dfake = G_GRADS[config.loss.name](real @ w + b, f)[:, None] * w[None, :]
     dfake = dfake / per
-    return a - LR * z.T @ dfake, c - LR * dfake.sum(0), w, b
+    return a - G_LR * z.T @ dfake, c - G_LR * dfake.sum(0), w, b
 
 
 CASES = [
     ("wgan", {}),                                            # wasserstein, clip 0.01, n_critic 5
     ("wgan", {"loss.clip": 0.5, "optim.n_critic": 2}),
     ("wgan_gp", {"optim.n_critic": 2}),                     # wasserstein + gp
+    # gp towards 0.5 with weight 3 (defaults 1 and 10 hide an ignored target), EMA on:
+    ("wgan_gp", {"optim.n_critic": 2, "loss.gp_target": 0.5, "loss.penalty_weight": 3.0,
+                 "ema.decay": 0.9}),
     ("dragan", {}),                                          # nonsaturating + dragan
     ("hinge", {"loss.penalty": "r1", "loss.penalty_weight": 3.0}),
     ("lsgan", {}),
@@ -112,12 +117,43 @@ CASES = [
 @pytest.mark.parametrize("name,overrides", CASES,
                          ids=[f"{n}-{'-'.join(f'{k}={v}' for k, v in o.items())}" for n, o in CASES])
 def test_one_step_matches_numpy_closed_form_with_linear_nets(name, overrides):
+    """G and D with distinct SGD rates 0.03 / 0.07. Checked against games/gan.py with the
+    critic batch split contiguously, a critic iteration dropped, the penalty weight dropped,
+    the gp target ignored (the 0.5 case), and against optim.py / _player.py with the players'
+    rates swapped, state.py logging the gradient's norm as the update's, and gan.sample
+    ignoring the EMA."""
     config = linear_config(name, **overrides)
     game, state, batch = _init(config)
     new, metrics = jax.jit(lambda s, b: game.train_step(s, b, config))(state, batch)
-    for got, want in zip(_linear_params(new), reference_step(config, state, batch)):
-        np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+    want = reference_step(config, state, batch)
+    for got, w in zip(_linear_params(new), want):
+        np.testing.assert_allclose(got, w, rtol=2e-5, atol=1e-6)
     assert int(new.step) == 1
+    # Logged norms: the optimizer's update (-lr grad for SGD), the gradient, the new params.
+    flat = lambda *xs: np.concatenate([np.ravel(x) for x in xs])
+    old = _linear_params(state)
+    g_step = flat(want[0] - old[0], want[1] - old[1])
+    np.testing.assert_allclose(float(metrics["g_update_norm"]), np.linalg.norm(g_step), rtol=1e-4)
+    np.testing.assert_allclose(float(metrics["g_grad_norm"]), np.linalg.norm(g_step) / G_LR,
+                               rtol=1e-4)
+    np.testing.assert_allclose(float(metrics["g_param_norm"]),
+                               np.linalg.norm(flat(want[0], want[1])), rtol=1e-5)
+    if config.optim.n_critic == 1 and config.loss.clip == 0:
+        d_step = flat(want[2] - old[2], want[3] - old[3])
+        np.testing.assert_allclose(float(metrics["d_update_norm"]), np.linalg.norm(d_step),
+                                   rtol=1e-4)
+        np.testing.assert_allclose(float(metrics["d_grad_norm"]), np.linalg.norm(d_step) / D_LR,
+                                   rtol=1e-4)
+    if config.ema.decay > 0:
+        # ema_1 = decay ema_0 + (1 - decay) params_1 with ema_0 = params_0; samples use it.
+        ec, ea = [np.asarray(x, np.float64) for x in jax.tree_util.tree_leaves(new.g_ema)]
+        a0, c0 = _linear_params(state)[:2]
+        np.testing.assert_allclose(ea, 0.9 * a0 + 0.1 * want[0], rtol=2e-5, atol=1e-6)
+        np.testing.assert_allclose(ec, 0.9 * c0 + 0.1 * want[1], rtol=2e-5, atol=1e-6)
+        key = jax.random.PRNGKey(3)
+        z = np.asarray(jax.random.normal(key, (5, config.g.z_dim)), np.float64)
+        np.testing.assert_allclose(np.asarray(game.sample(new, config, batch, key, 5)),
+                                   z @ ea + ec, rtol=2e-5, atol=1e-6)
     if config.loss.penalty in ("gp", "dragan"):
         # Logged penalty of a linear critic: (||w|| - 1)^2 with w of the last critic update's input.
         assert np.isfinite(float(metrics["d_penalty"]))
@@ -156,8 +192,9 @@ def test_began_step_matches_jax_grad_of_the_papers_losses_and_k_update():
     The game gets both gradients from one forward and two vjps; the reference
     differentiates the paper's losses with jax.grad directly.
     """
-    config = recipe("began", **{"optim.name": "sgd", "optim.momentum": 0.0, "optim.g_lr": LR,
-                                "optim.d_lr": LR, "began.k_init": 0.3, "began.lambda_k": 0.1,
+    config = recipe("began", **{"optim.name": "sgd", "optim.momentum": 0.0, "optim.g_lr": G_LR,
+                                "optim.d_lr": D_LR, "began.k_init": 0.3, "began.lambda_k": 0.1,
+                                "began.gamma": 0.7,
                                 "batch_size": 4})
     game, state, batch = _init(config)
     g, d = games.get("gan").make_nets(config, batch["x"].shape[1:])
@@ -168,9 +205,9 @@ def test_began_step_matches_jax_grad_of_the_papers_losses_and_k_update():
     fake_fn = lambda gp: g.apply({"params": gp}, z)
     d_loss = lambda dp: recon_loss(dp, real) - 0.3 * recon_loss(dp, fake_fn(state.g_params))
     g_loss = lambda gp: recon_loss(state.d_params, fake_fn(gp))
-    want_d = jax.tree_util.tree_map(lambda p, gr: p - LR * gr, state.d_params,
+    want_d = jax.tree_util.tree_map(lambda p, gr: p - D_LR * gr, state.d_params,
                                     jax.jit(jax.grad(d_loss))(state.d_params))
-    want_g = jax.tree_util.tree_map(lambda p, gr: p - LR * gr, state.g_params,
+    want_g = jax.tree_util.tree_map(lambda p, gr: p - G_LR * gr, state.g_params,
                                     jax.jit(jax.grad(g_loss))(state.g_params))
     l_real = float(jax.jit(recon_loss)(state.d_params, real))
     l_fake = float(jax.jit(g_loss)(state.g_params))
@@ -181,9 +218,33 @@ def test_began_step_matches_jax_grad_of_the_papers_losses_and_k_update():
             lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4,
                                                     atol=1e-6), got, want)
     np.testing.assert_allclose(float(new.extra["k"]),
-                               np.clip(0.3 + 0.1 * (0.5 * l_real - l_fake), 0, 1), rtol=1e-5)
-    np.testing.assert_allclose(float(metrics["began_M"]), l_real + abs(0.5 * l_real - l_fake),
+                               np.clip(0.3 + 0.1 * (0.7 * l_real - l_fake), 0, 1), rtol=1e-5)
+    np.testing.assert_allclose(float(metrics["began_M"]), l_real + abs(0.7 * l_real - l_fake),
                                rtol=1e-5)
+
+
+def test_began_k_follows_its_control_law_over_steps_and_clips():
+    """k_{t+1} = clip(k_t + lambda_k (gamma L(x)_t - L(G(z))_t), 0, 1) over 6 steps from
+    k_0 = 0.6, with gamma 0.7 and lambda_k 4 (large, so the clip at 0 or 1 is reached);
+    the logged began_k is the k of the step (k_t), the one D's loss used. Checked against
+    began.py with gamma and lambda_k swapped and logging k_{t+1}, and losses.py clipping
+    at -1."""
+    config = recipe("began", **{"began.k_init": 0.6, "began.lambda_k": 4.0, "began.gamma": 0.7,
+                                "batch_size": 4})
+    game, state, batch = _init(config)
+    step = jax.jit(lambda s, b: game.train_step(s, b, config))
+    k, clipped = 0.6, 0
+    for _ in range(6):
+        state, m = step(state, batch)
+        assert float(m["began_k"]) == pytest.approx(k, abs=1e-7)
+        raw = k + 4.0 * (0.7 * float(m["d_real"]) - float(m["d_fake"]))
+        clipped += not 0.0 <= raw <= 1.0
+        k = float(np.clip(raw, 0.0, 1.0))
+        assert float(state.extra["k"]) == pytest.approx(k, abs=1e-6)
+        np.testing.assert_allclose(float(m["d_loss"]),
+                                   float(m["d_real"]) - float(m["began_k"]) * float(m["d_fake"]),
+                                   rtol=1e-6)
+    assert clipped >= 1
 
 
 def test_began_rejects_a_non_autoencoder_discriminator():
