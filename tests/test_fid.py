@@ -31,6 +31,45 @@ def test_frechet_distance_matches_pytorch_fid(n, method):
     assert abs(got - want) <= 1e-6 * abs(want)
 
 
+# Two feature vectors per set in 3-D, feature 2 dead (constant) in the first set: rank-1
+# covariances whose product has a repeated zero eigenvalue, where scipy's Schur square
+# root gives NaN. Small sets and dead units are how this happens with real features.
+FEW_REAL = np.array([[2.0, -1.0, 2.0], [-1.0, -2.0, 2.0]])
+FEW_FAKE = np.array([[0.0, -1.0, 2.0], [2.0, -2.0, 1.0]])
+
+
+@pytest.mark.parametrize("eps", [1e-6, 1e-3])
+def test_frechet_distance_fallback_on_a_singular_product_matches_pytorch_fid(eps):
+    """The eps * I fallback (sqrtm of the raw product is not finite here) against pytorch-fid's
+    calculate_frechet_distance at the same eps; both near the exact value, whose trace term
+    Tr (S1 S2)^(1/2) = sqrt(a.b a.b) for rank-1 S1 = a a^T, S2 = b b^T. Checked against
+    fid.py with the fallback offsetting only sigma1 (differs from pytorch-fid by 2e-6
+    relative at eps 1e-6) and with the fallback removed (NaN)."""
+    from scipy import linalg
+    fid_score = pytest.importorskip("pytorch_fid.fid_score")
+    (mu1, s1), (mu2, s2) = fid.statistics(FEW_REAL), fid.statistics(FEW_FAKE)
+    assert not np.isfinite(linalg.sqrtm(s1 @ s2)).all()  # the guard is what runs
+    want = fid_score.calculate_frechet_distance(mu1, s1, mu2, s2, eps=eps)
+    got = fid.frechet_distance(mu1, s1, mu2, s2, eps=eps)
+    assert np.isfinite(got) and abs(got - want) <= 1e-9 * abs(want)
+    a, b = (FEW_REAL[0] - FEW_REAL[1]) / np.sqrt(2), (FEW_FAKE[0] - FEW_FAKE[1]) / np.sqrt(2)
+    exact = np.sum((mu1 - mu2) ** 2) + a @ a + b @ b - 2 * abs(a @ b)
+    assert got == pytest.approx(exact, rel=100 * np.sqrt(eps))
+    assert fid.frechet_distance(mu1, s1, mu2, s2, method="eigh") == pytest.approx(exact, rel=1e-9)
+
+
+def test_frechet_distance_with_a_complex_square_root_raises_like_pytorch_fid():
+    """A covariance that is not PSD (corrupt statistics) makes the square root complex with
+    imaginary parts ~1: the guard raises (pytorch-fid raises ValueError too). Checked against
+    fid.py with the imaginary-part check removed (returns a number)."""
+    fid_score = pytest.importorskip("pytorch_fid.fid_score")
+    mu, sigma = np.zeros(3), np.diag([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="Imaginary"):
+        fid_score.calculate_frechet_distance(mu, sigma, mu, -sigma)
+    with pytest.raises(ValueError, match="imaginary component"):
+        fid.frechet_distance(mu, sigma, mu, -sigma)
+
+
 @pytest.mark.parametrize("method", ["sqrtm", "eigh"])
 def test_frechet_distance_of_diagonal_gaussians_closed_form(method):
     """||mu1 - mu2||^2 + sum(s1 + s2 - 2 sqrt(s1 s2)) for diagonal covariances s1, s2."""
