@@ -19,6 +19,22 @@ def test_digits_are_32x32_in_range_with_labels():
     assert set(np.unique(src.labels)) == set(range(10))
 
 
+def test_digits_at_their_own_8x8_size_are_the_16_grey_levels_mapped_exactly_to_minus1_1():
+    """sklearn's digits hold integers 0..16; at image_size 8 (no resampling) each pixel must
+    be exactly v / 8 - 1, so 0 -> -1, 8 -> 0 and 16 -> 1 (a /15 or a missing shift fails)."""
+    from sklearn.datasets import load_digits
+
+    from gan_jax.data import embedded
+
+    raw = load_digits()
+    images, labels = embedded.load_digits_images(8)
+    assert images.shape == (1797, 8, 8, 1) and images.dtype == np.float32
+    np.testing.assert_array_equal(images[..., 0], raw.images / 8.0 - 1.0)
+    np.testing.assert_array_equal(labels, raw.target)
+    assert images.min() == -1.0 and images.max() == 1.0
+    assert set(np.unique(images).tolist()) == {v / 8.0 - 1.0 for v in range(17)}
+
+
 def test_batches_are_a_pure_function_of_seed_and_step():
     cfg = recipe("dcgan")
     p1 = data.build(cfg, local_devices=1)

@@ -20,7 +20,10 @@ def ids_to_images(ids):
 
 
 def image_ids(images):
-    return np.asarray(images)[:, 0, 0, 0].astype(int).tolist()
+    """The id each constant image carries, compared exactly (no casts, no rounding)."""
+    images = np.asarray(images)
+    assert (images == images[:, :1, :1, :1]).all(), "an image is no longer constant"
+    return images[:, 0, 0, 0].tolist()
 
 
 def run_queries(pool, batches, key):
@@ -64,6 +67,35 @@ def test_full_pool_swaps_half_the_time_and_conserves_images():
     n = 1000 - size
     assert abs(swaps - n / 2) < 4 * np.sqrt(n / 4), swaps  # binomial(990, 1/2): 4 sigma
     assert set(slots) == set(range(size))  # every slot gets replaced
+
+
+def test_every_draw_follows_the_reference_rule_replayed_on_the_same_keys():
+    """An independent replay of ImagePool.query: for each image of the batch, a coin
+    uniform(k_coin) > 1/2 decides the swap and randint(k_slot, 0, size) the slot, on the
+    keys the pool derives (fold_in of the query key by the image's index in the batch).
+    Every returned image and the final pool must match, so a coin threshold other than
+    1/2, a kept old image or a wrong slot fails on the first draw that differs."""
+    size, key = 4, jax.random.PRNGKey(11)
+    batches = [[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12], [13, 14, 15], [16, 17, 18]]
+    outs, pool = run_queries(image_pool.init(size, SHAPE), batches, key)
+    stored, swaps = [], 0
+    for step, (ids, out) in enumerate(zip(batches, outs)):
+        want = []
+        for i, new in enumerate(ids):
+            k_coin, k_slot = jax.random.split(jax.random.fold_in(jax.random.fold_in(key, step), i))
+            if len(stored) < size:
+                stored.append(new)
+                want.append(new)
+            elif float(jax.random.uniform(k_coin)) > 0.5:
+                slot = int(jax.random.randint(k_slot, (), 0, size))
+                want.append(stored[slot])
+                stored[slot] = new
+                swaps += 1
+            else:
+                want.append(new)
+        assert out == want, (step, out, want)
+    assert image_ids(pool["images"]) == stored
+    assert 0 < swaps < len(sum(batches, [])) - size  # both branches ran
 
 
 def test_reproducible_under_a_fixed_key():

@@ -15,8 +15,25 @@ GRID = toys.grid_means(5, 2.0)
 
 
 def test_grid_means_are_the_25_points_of_minus4_to_4_step_2():
-    expected = {(a, b) for a in (-4, -2, 0, 2, 4) for b in (-4, -2, 0, 2, 4)}
-    assert {tuple(p) for p in GRID.astype(int).tolist()} == expected
+    # Exact, in meshgrid "ij" order: a spacing off by 1% (4.04 for 4) fails here.
+    expected = np.array([(a, b) for a in (-4, -2, 0, 2, 4) for b in (-4, -2, 0, 2, 4)], float)
+    np.testing.assert_array_equal(GRID, expected)
+
+
+@pytest.mark.parametrize("num_modes, radius", [(8, 1.0), (8, 2.0), (6, 3.0)])
+def test_ring_means_are_evenly_spaced_angles_from_zero(num_modes, radius):
+    # Mode k sits at angle 2 pi k / num_modes: checked against the closed form at float
+    # precision (angles over num_modes + 1, or a wrong radius, fail), not only |mu| = r.
+    means = toys.ring_means(num_modes, radius)
+    k = np.arange(num_modes)
+    expected = radius * np.stack([np.cos(2 * np.pi * k / num_modes),
+                                  np.sin(2 * np.pi * k / num_modes)], 1)
+    np.testing.assert_allclose(means, expected, rtol=0, atol=1e-15)
+    if num_modes == 8 and radius == 1.0:  # the PacGAN ring: (1, 0), (1/sqrt2, 1/sqrt2), (0, 1) ...
+        h = math.sqrt(0.5)
+        np.testing.assert_allclose(means[:3], [[1, 0], [h, h], [0, 1]], rtol=0, atol=1e-15)
+    gaps = np.diff(np.unwrap(np.arctan2(means[:, 1], means[:, 0])))
+    np.testing.assert_allclose(gaps, 2 * np.pi / num_modes, rtol=0, atol=1e-12)
 
 
 def test_all_points_on_the_25_means_give_25_modes_full_quality_zero_kl():
