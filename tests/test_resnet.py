@@ -112,3 +112,71 @@ def test_spectral_norm_divides_every_d_kernel_by_its_largest_singular_value():
 def test_bad_image_size_names_the_field():
     with pytest.raises(ValueError, match="config.data.image_size=48"):
         resnet.make_generator(ml_collections.ConfigDict({"width": 8}), (48, 48, 3))
+
+
+def _power_iteration(matrix, u, steps):
+    """flax.linen.SpectralNorm's rule in float64: v = u W^T / |.|, u = v W / |.|, sigma = v W u^T."""
+    normalise = lambda a: a / np.sqrt(np.sum(a * a) + 1e-12)
+    for _ in range(steps):
+        v = normalise(u @ matrix.T)
+        u = normalise(v @ matrix)
+    return u, float((v @ matrix @ u.T)[0, 0])
+
+
+def _sn_layers(params, stats):
+    """{(scope, layer): (kernel [*, out] float64, u [1, out], sigma)} of every SN layer."""
+    layers = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(stats)[0]:
+        *scope, sn, name = [k.key for k in path]
+        layer, _, kind = name.split("/")
+        node = params
+        for k in scope + [layer]:
+            node = node[k]
+        entry = layers.setdefault((tuple(scope), layer), {})
+        entry["kernel"] = np.asarray(node["kernel"], np.float64)
+        entry[kind] = np.asarray(leaf, np.float64)
+    return layers
+
+
+@requires_torch
+def test_spectral_norm_u_and_sigma_follow_one_power_iteration_per_training_apply():
+    """Each train=True apply advances every layer's stored u by exactly one power iteration
+    from the stored one (checked in float64 over 3 applies against the closed rule above);
+    train=False leaves u and sigma alone and its logits are those of the plain net with each
+    kernel divided by the sigma one further iteration gives, so samples and evaluation use
+    the tracked u. Checked against a u that never updates (fails at the first apply)."""
+    cfg = ml_collections.ConfigDict({"width": WIDTH, "spectral_norm": True})
+    d = resnet.make_discriminator(cfg, (32, 32, 3))
+    x = jax.random.uniform(jax.random.PRNGKey(6), (2, 32, 32, 3), minval=-1, maxval=1)
+    variables = d.init(jax.random.PRNGKey(7), x, train=False)
+    params = variables["params"]
+    train_apply = jax.jit(lambda s: d.apply({"params": params, "batch_stats": s}, x, train=True,
+                                            mutable=["batch_stats"])[1]["batch_stats"])
+    start = _sn_layers(params, variables["batch_stats"])
+    stats = variables["batch_stats"]
+    for step in (1, 2, 3):
+        stats = train_apply(stats)
+        for key, layer in _sn_layers(params, stats).items():
+            matrix = layer["kernel"].reshape(-1, layer["kernel"].shape[-1])
+            u, sigma = _power_iteration(matrix, start[key]["u"], step)
+            np.testing.assert_allclose(layer["u"], u, rtol=0, atol=1e-6, err_msg=str((step, key)))
+            assert layer["sigma"] == pytest.approx(sigma, rel=1e-6), (step, key)
+    assert any(abs(float(layer["sigma"]) - np.linalg.svd(
+        layer["kernel"].reshape(-1, layer["kernel"].shape[-1]), compute_uv=False)[0]) > 1e-3
+        for layer in _sn_layers(params, stats).values())  # 3 iterations have not converged
+
+    logits, after = d.apply({"params": params, "batch_stats": stats}, x, train=False,
+                            mutable=["batch_stats"])
+    jax.tree_util.tree_map(np.testing.assert_array_equal, after["batch_stats"], stats)
+    layers = _sn_layers(params, stats)
+
+    def normalise(path, leaf):
+        if path[-1].key != "kernel":
+            return leaf
+        scope = tuple(k.key for k in path[:-2])
+        layer = layers[(scope, path[-2].key)]
+        _, sigma = _power_iteration(layer["kernel"].reshape(-1, leaf.shape[-1]), layer["u"], 1)
+        return np.asarray(leaf, np.float64) / sigma
+
+    plain = jax.tree_util.tree_map_with_path(normalise, params)
+    np.testing.assert_allclose(logits, torch_discriminator(plain, x), rtol=1e-5, atol=1e-6)

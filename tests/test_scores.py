@@ -33,6 +33,26 @@ def test_inception_score_matches_improved_gan_formula():
     assert std == pytest.approx(np.std(scores), rel=1e-8)
 
 
+def test_inception_score_with_classes_never_predicted_takes_the_log_zero_guard():
+    """One-hot predictions over classes 0..3 of 9: p(y) = 0 for five classes, where log p(y)
+    is -inf and 0 * -inf is NaN without the guard. IS = 4 exactly (KL = log 4 per sample),
+    and equals scipy.stats.entropy's KL (which treats 0 log 0 as 0) on random predictions
+    with two dead classes."""
+    import scipy.stats
+
+    probs = np.eye(9)[np.arange(400) % 4]
+    mean, std = inception_score.inception_score_from_probs(probs)
+    assert mean == pytest.approx(4.0, rel=1e-12) and std == pytest.approx(0.0, abs=1e-9)
+    rng = np.random.default_rng(5)
+    p = rng.dirichlet(np.ones(6), size=200)
+    p = np.concatenate([p[:, :3], np.zeros((200, 2)), p[:, 3:]], 1)  # classes 3, 4 dead
+    scores = [np.exp(np.mean([scipy.stats.entropy(row, part.mean(0)) for row in part]))
+              for part in np.array_split(p, 10)]
+    mean, std = inception_score.inception_score_from_probs(p)
+    assert mean == pytest.approx(np.mean(scores), rel=1e-12)
+    assert std == pytest.approx(np.std(scores), rel=1e-9)
+
+
 # --- KID -------------------------------------------------------------------------------------
 
 def uniform_moment(a, b, k):
@@ -105,3 +125,23 @@ def test_pairwise_distances_match_direct_norms_across_chunks():
     a, b = rng.standard_normal((37, 6)), rng.standard_normal((11, 6))
     want = np.linalg.norm(a[:, None] - b[None], axis=-1)
     np.testing.assert_allclose(prdc.pairwise_distances(a, b, chunk=8), want, atol=1e-12)
+
+
+def test_pairwise_distances_of_duplicate_far_points_take_the_rounding_guard():
+    """Points near 1e4 with duplicates: ||a||^2 + ||b||^2 - 2 a.b rounds below zero for some
+    pairs (asserted), which would be NaN distances without the max(., 0) guard. Distances
+    must be finite, >= 0, equal scipy's cdist to the square root of a few ulps of |a|^2 (1e-3),
+    and a duplicated set must have full precision, recall and coverage."""
+    import scipy.spatial
+
+    rng = np.random.default_rng(6)
+    a = 1e4 + rng.standard_normal((50, 6))
+    a = np.concatenate([a, a[:10]])
+    raw = np.sum(a * a, 1)[:, None] + np.sum(a * a, 1)[None] - 2.0 * a @ a.T
+    assert (raw < 0).any()
+    d = prdc.pairwise_distances(a, a, chunk=16)
+    assert np.isfinite(d).all() and (d >= 0).all()
+    tol = np.sqrt(4 * np.spacing(2 * np.max(np.sum(a * a, 1))))  # sqrt of a few ulps of |a|^2
+    np.testing.assert_allclose(d, scipy.spatial.distance.cdist(a, a), rtol=0, atol=tol)
+    got = prdc.prdc(a, a, k=3)
+    assert got["precision"] == got["recall"] == got["coverage"] == 1.0
