@@ -131,8 +131,12 @@ def test_unrolled_adam_gradient_matches_finite_differences():
                     rtol=1e-5)
 
 
-def test_unrolled_d_follows_ds_own_optimizer():
-    cfg = recipe("unrolled", "smoke", **{"unroll.steps": 3})
+@pytest.mark.parametrize("clip", [0.0, 0.05])
+def test_unrolled_d_follows_ds_own_optimizer(clip):
+    """theta_D^k is 3 of D's own Adam updates; with config.loss.clip 0.05 (a value that binds:
+    asserted) each update is followed by the weight clipping D's real update applies
+    (checked against an unrolled D that skips the clipping)."""
+    cfg = recipe("unrolled", "smoke", **{"unroll.steps": 3, "loss.clip": clip})
     state, real, z, key = unrolled_inputs(cfg)
     g, d = gan.make_nets(cfg, real.shape[1:])
     fake = gan.apply_net(g, state.g_params, state.g_batch_stats, z)[0]
@@ -143,7 +147,14 @@ def test_unrolled_d_follows_ds_own_optimizer():
         grads = jax.grad(lambda p: loss.d(d.apply({"params": p}, real),
                                           d.apply({"params": p}, fake)))(ref.d_params)
         ref, _ = ref.apply_gradients("d", grads)
+        if clip:
+            ref = ref.replace(d_params=losses.clip_weights(ref.d_params, clip))
     assert_trees_close(ours, ref.d_params, rtol=1e-5, atol=1e-7)
+    if clip:
+        top = max(float(jnp.max(jnp.abs(x))) for x in jax.tree_util.tree_leaves(ours))
+        assert top == pytest.approx(clip, rel=1e-7)
+        raw = max(float(jnp.max(jnp.abs(x))) for x in jax.tree_util.tree_leaves(state.d_params))
+        assert raw > 2 * clip  # the clip binds
 
 
 def test_recipe_errors_name_the_field():
