@@ -120,8 +120,8 @@ def test_one_step_matches_numpy_closed_form_with_linear_nets(name, overrides):
     """G and D with distinct SGD rates 0.03 / 0.07. Checked against games/gan.py with the
     critic batch split contiguously, a critic iteration dropped, the penalty weight dropped,
     the gp target ignored (the 0.5 case), and against optim.py / _player.py with the players'
-    rates swapped, state.py logging the gradient's norm as the update's, and gan.sample
-    ignoring the EMA."""
+    rates swapped, state.py logging the gradient's norm as the update's, _player.py logging
+    G's parameter norm for D, and gan.sample ignoring the EMA."""
     config = linear_config(name, **overrides)
     game, state, batch = _init(config)
     new, metrics = jax.jit(lambda s, b: game.train_step(s, b, config))(state, batch)
@@ -138,6 +138,8 @@ def test_one_step_matches_numpy_closed_form_with_linear_nets(name, overrides):
                                rtol=1e-4)
     np.testing.assert_allclose(float(metrics["g_param_norm"]),
                                np.linalg.norm(flat(want[0], want[1])), rtol=1e-5)
+    np.testing.assert_allclose(float(metrics["d_param_norm"]),  # after D's last update
+                               np.linalg.norm(flat(want[2], want[3])), rtol=1e-5)
     if config.optim.n_critic == 1 and config.loss.clip == 0:
         d_step = flat(want[2] - old[2], want[3] - old[3])
         np.testing.assert_allclose(float(metrics["d_update_norm"]), np.linalg.norm(d_step),
