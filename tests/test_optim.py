@@ -1,7 +1,8 @@
 """gan_jax/optim.py against the optimizers' update rules written out in numpy, over several
 steps with hand-picked gradients, each player with its own non-default settings.
 
-Checked against optim.py with both players reading G's betas, RMSprop's decay 0.9, the
+Checked against optim.py with both players reading G's rate or G's betas, Adam's eps inside
+the square root, SGD without its momentum, RMSprop's decay 0.9, the
 linear decay spread over all steps instead of the steps after decay_start, and D's
 schedule advancing per critic update instead of per step: each fails here.
 """
@@ -45,9 +46,11 @@ def adam_reference(lr, b1, b2, eps, grads=GRADS, params=PARAMS):
 
 
 @pytest.mark.parametrize("player,lr,betas", [("g", 3e-3, (0.5, 0.9)), ("d", 7e-3, (0.0, 0.99))])
-def test_adam_uses_each_players_own_rate_and_betas(player, lr, betas):
-    tx, _ = optim.make(optimizer_config(), player, total_steps=100)
-    for got, want in zip(run(tx), adam_reference(lr, *betas, 1e-8)):
+@pytest.mark.parametrize("eps", [1e-8, 0.05])
+def test_adam_uses_each_players_own_rate_and_betas(player, lr, betas, eps):
+    """eps 0.05 (not the default 1e-8, which hides where eps goes) is outside the sqrt."""
+    tx, _ = optim.make(optimizer_config(eps=eps), player, total_steps=100)
+    for got, want in zip(run(tx), adam_reference(lr, *betas, eps)):
         np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
