@@ -39,6 +39,53 @@ def test_packed_maxout_discriminator_matches_torch():
                                atol=1e-6)
 
 
+def numpy_bn_mlp(params, stats, z, train, momentum=0.95, eps=1e-4):
+    """PacGAN's G in float64: (Dense without bias -> BatchNorm(eps 1e-4) -> ReLU) x depth,
+    a linear output; in train mode also the running statistics' update (momentum 0.95,
+    biased batch variance, as flax)."""
+    h, new = np.asarray(z, np.float64), {}
+    names = sorted((k for k in params if k.startswith("Dense_")), key=lambda k: int(k[6:]))
+    for i, name in enumerate(names[:-1]):
+        h = h @ np.asarray(params[name]["kernel"], np.float64)
+        bn, p = stats[f"BatchNorm_{i}"], params[f"BatchNorm_{i}"]
+        mean, var = (h.mean(0), h.var(0)) if train else (bn["mean"], bn["var"])
+        new[f"BatchNorm_{i}"] = {"mean": momentum * bn["mean"] + (1 - momentum) * h.mean(0),
+                                 "var": momentum * bn["var"] + (1 - momentum) * h.var(0)}
+        h = np.maximum((h - mean) / np.sqrt(var + eps) * p["scale"] + p["bias"], 0.0)
+    out = params[names[-1]]
+    return h @ np.asarray(out["kernel"], np.float64) + out["bias"], new
+
+
+def test_pacgan_generator_batch_norm_momentum_095_and_eps_1e4_over_steps():
+    """configs/pacgan.py's G (BatchNorm after each hidden Dense): three train applies on
+    distinct batches match the numpy reference (batch statistics, eps 1e-4) and the running
+    mean / var follow momentum 0.95 step by step; the eval apply uses them. Small inputs keep
+    the batch variances near 1e-3, where eps matters. Checked against momentum 0.9 and
+    eps 1e-5."""
+    cfg = recipe("pacgan", "smoke", **{"g.width": 6, "g.depth": 3})
+    assert cfg.g.batch_norm
+    g = mlp.make_generator(cfg.g, (2,))
+    z = 0.05 * jax.random.normal(jax.random.PRNGKey(6), (16, 2))
+    variables = g.init(jax.random.PRNGKey(7), z, train=False)
+    params = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), variables["params"])
+    stats = variables["batch_stats"]
+    want_stats = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), stats)
+    train = jax.jit(lambda s, z: g.apply({"params": variables["params"], "batch_stats": s}, z,
+                                         train=True, mutable=["batch_stats"]))
+    for step in range(3):
+        zs = z * (1.0 + step) + 0.01 * step
+        out, mut = train(stats, zs)
+        want, want_stats = numpy_bn_mlp(params, want_stats, zs, train=True)
+        np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+        stats = mut["batch_stats"]
+        jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-9),
+                               jax.tree_util.tree_map(np.asarray, stats), want_stats)
+    assert float(jnp.max(stats["BatchNorm_0"]["var"])) < 0.9  # 0.95^3 of its init 1, + ~1e-5
+    out = g.apply({"params": variables["params"], "batch_stats": stats}, z, train=False)
+    want, _ = numpy_bn_mlp(params, want_stats, z, train=False)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+
+
 def test_pack_concatenates_consecutive_points_into_one_input():
     # D(x1..xm) with pack m == the unpacked MLP (pack 1 weights) on [x1, ..., xm] rows.
     d = mlp.Discriminator(width=16, depth=2, activation="relu", pack=2)

@@ -311,3 +311,30 @@ def test_unknown_norm_and_bad_sizes_name_the_field():
         unet.make_generator(cfg(width=4, n_downs=8), (32, 32, 3))
     with pytest.raises(ValueError, match="config.data.image_size=30"):
         cyclegan.make_generator(cfg(width=4), (30, 30, 3))
+
+
+def test_unet_dropout_is_rate_half_on_the_middle_decoder_level_in_train_mode():
+    """pix2pix's dropout 0.5 (the default, which a test at rate 0 would hide): at 64x64 the
+    one middle decoder level's dropout keeps each unit with p = 1/2 (5 standard errors) and
+    scales it by exactly 1 / (1 - 0.5) = 2; it is the only dropout, and off in eval mode.
+    Checked against a rate of 0.4 and against dropout on one level too many."""
+    g = unet.make_generator(cfg(width=4), (64, 64, 3))
+    x = jax.random.uniform(jax.random.PRNGKey(0), (4, 64, 64, 3), minval=-1, maxval=1)
+    variables = g.init(jax.random.PRNGKey(1), x, train=False)
+    capture = lambda mdl, _: isinstance(mdl, (nn.Dropout, nn.BatchNorm))
+    _, mut = g.apply(variables, x, train=True, rngs={"dropout": jax.random.PRNGKey(2)},
+                     mutable=["batch_stats", "intermediates"], capture_intermediates=capture)
+    inter = mut["intermediates"]
+    drops = [k for k in inter if k.startswith("Dropout")]
+    assert drops == ["Dropout_0"]
+    before = np.asarray(inter["up4_norm"]["__call__"][0])
+    after = np.asarray(inter["Dropout_0"]["__call__"][0])
+    kept = after != 0
+    np.testing.assert_array_equal(after[kept], 2.0 * before[kept])
+    assert (before[~kept] != 0).all()  # zeros are dropped units, not zero inputs
+    n = kept.size
+    assert abs(kept.mean() - 0.5) < 5 * np.sqrt(0.25 / n), (kept.mean(), n)
+    _, mut = g.apply(variables, x, train=False, mutable=["intermediates"],
+                     capture_intermediates=capture)
+    inter = mut["intermediates"]
+    np.testing.assert_array_equal(inter["Dropout_0"]["__call__"][0], inter["up4_norm"]["__call__"][0])
