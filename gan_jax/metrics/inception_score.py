@@ -23,7 +23,8 @@ def inception_score_from_probs(probs, splits: int = 10) -> tuple:
     scores = []
     for part in np.array_split(p, splits):
         py = part.mean(axis=0)
-        kl = np.sum(xlogy(part, part), axis=1) - part @ np.where(py > 0, np.log(py), 0.0)
+        log_py = np.log(py, out=np.zeros_like(py), where=py > 0)  # a class never predicted: 0
+        kl = np.sum(xlogy(part, part), axis=1) - part @ log_py
         scores.append(np.exp(kl.mean()))
     return float(np.mean(scores)), float(np.std(scores))
 
