@@ -149,7 +149,7 @@ def test_one_step_matches_numpy_closed_form_with_linear_nets(name, overrides):
     if config.ema.decay > 0:
         # ema_1 = decay ema_0 + (1 - decay) params_1 with ema_0 = params_0; samples use it.
         ec, ea = [np.asarray(x, np.float64) for x in jax.tree_util.tree_leaves(new.g_ema)]
-        a0, c0 = _linear_params(state)[:2]
+        a0, c0 = old[:2]
         np.testing.assert_allclose(ea, 0.9 * a0 + 0.1 * want[0], rtol=2e-5, atol=1e-6)
         np.testing.assert_allclose(ec, 0.9 * c0 + 0.1 * want[1], rtol=2e-5, atol=1e-6)
         key = jax.random.PRNGKey(3)

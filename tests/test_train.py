@@ -22,8 +22,8 @@ def leaves(state):
 
 
 def test_resume_after_stop_replays_exactly(tmp_path):
-    # 2N straight vs N, stop, resume to 2N in the same workdir. (Stops off the log grid are
-    # covered by the SIGTERM test in test_reliability.py.)
+    # 2N straight vs N, stop, resume to 2N in the same workdir. (Stops off the log, eval and
+    # checkpoint grids: test_resume_off_every_grid_and_on_it_... below.)
     kw = dict(steps=12, log_every=2, checkpoint_every=100, sample_every=100, eval_every=-1)
     straight, _ = train.train_and_evaluate(recipe("dcgan", **kw), str(tmp_path / "a"))
     train.train_and_evaluate(recipe("dcgan", **dict(kw, steps=6)), str(tmp_path / "b"))
