@@ -362,15 +362,13 @@ def run_mutant(mutant: Mutant, snapshot: str, timeout: int) -> tuple:
         return status, time.time() - t0, tail
 
 
-def check_copies_import_themselves() -> None:
-    """The copies' own gan_jax must be the one imported (not the editable install)."""
-    with tempfile.TemporaryDirectory(prefix="gan_jax_mutant_") as tree:
-        copy_tree(tree)
-        out = subprocess.run([sys.executable, "-c", "import gan_jax; print(gan_jax.__file__)"],
-                             cwd=tree, env=dict(os.environ, PYTHONPATH=tree), capture_output=True,
-                             text=True, check=True).stdout.strip()
-        if not os.path.realpath(out).startswith(os.path.realpath(tree)):
-            raise SystemExit(f"a copy imports gan_jax from {out}, not from itself")
+def check_imports_itself(tree: str) -> None:
+    """A copy's own gan_jax must be the one imported (not the editable install)."""
+    out = subprocess.run([sys.executable, "-c", "import gan_jax; print(gan_jax.__file__)"],
+                         cwd=tree, env=dict(os.environ, PYTHONPATH=tree, PYTHONDONTWRITEBYTECODE="1"),
+                         capture_output=True, text=True, check=True).stdout.strip()
+    if not os.path.realpath(out).startswith(os.path.realpath(tree)):
+        raise SystemExit(f"a copy imports gan_jax from {out}, not from itself")
 
 
 def table(results: Sequence[tuple]) -> str:
@@ -413,13 +411,13 @@ def main(argv=None):
         with open(os.path.join(ROOT, m.path)) as f:
             if f.read().count(m.old) != 1:
                 raise SystemExit(f"mutant {m.name!r}: its text is not (once) in {m.path}")
-    check_copies_import_themselves()
     t0 = time.time()
     results = []
     # One snapshot of the tree at the start: edits made while the check runs do not leak in.
-    snapshot = tempfile.mkdtemp(prefix="gan_jax_snapshot_")
-    copy_tree(snapshot)
-    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+    with tempfile.TemporaryDirectory(prefix="gan_jax_snapshot_") as snapshot, \
+            concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        copy_tree(snapshot)
+        check_imports_itself(snapshot)
         futures = {pool.submit(run_mutant, m, snapshot, args.timeout): m for m in chosen}
         for fut in concurrent.futures.as_completed(futures):
             m = futures[fut]
@@ -427,7 +425,6 @@ def main(argv=None):
             results.append((m, status, seconds, tail))
             print(f"[{len(results)}/{len(chosen)}] {status:8s} {seconds:6.0f} s  {m.path}: {m.name}",
                   flush=True)
-    shutil.rmtree(snapshot, ignore_errors=True)
     results.sort(key=lambda r: MUTANTS.index(r[0]))
     text = (f"{len(chosen)} mutants, {time.time() - t0:.0f} s, --jobs={args.jobs}\n\n"
             + table(results))
